@@ -1,0 +1,12 @@
+# dist: reproduce DIST (Liu et al., CVPR 2020). `snakemake table1`, `snakemake --cores 4 table2`,
+# `snakemake table3`; the embedded default runs from a fresh clone with no download.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/table1.smk"
