@@ -43,6 +43,10 @@ from .camera import Camera, RayBundle
 __all__ = ["TracerOptions", "Trace", "sphere_trace", "evaluate_sdf", "unit_sphere_interval"]
 
 ACTIVE, HIT, MISS, SPLIT = 0, 1, 2, 3
+# How far past the aggressive step a secant estimate may carry a ray that approaches the surface:
+# grazing rays (slope -0.1 means the root is 10 |f| away) otherwise shrink |f| only geometrically.
+# Measured on the issue-2 sphere scene at 512^2: reach 1 -> 4.85, 2 -> 3.69 queries per pixel.
+SECANT_REACH = 2.0
 
 
 @dataclass
@@ -231,6 +235,10 @@ def _update(state: _RayState, idx, d, f, alpha, clamp, options: TracerOptions, f
     rows, slots = idx[better], worst_slot[better]
     state.buffer_abs[rows, slots] = absf[better]
     state.buffer_len[rows, slots] = d[better]
+    near, far = state.near[idx], state.far[idx]
+    if split:
+        _cone_step(state, idx, d, f, clamp, options)
+        return
 
     converged = absf < options.eps
     positive = f > 0
@@ -240,17 +248,11 @@ def _update(state: _RayState, idx, d, f, alpha, clamp, options: TracerOptions, f
         converged |= bracket_closed
     else:
         d_next = d + step
-
-    near, far = state.near[idx], state.far[idx]
     d_next = torch.maximum(d_next, near)
     # A ray whose entry point is inside the shape (f < 0 there) cannot be rendered.
     stuck = (~positive) & (d <= near + 1e-7) & ~converged
     left = (d_next > far) | stuck
     new_status = torch.where(converged, HIT, torch.where(left, MISS, ACTIVE))
-    if split:
-        bracketed = torch.isfinite(state.d_pos[idx]) & torch.isfinite(state.d_neg[idx]) if options.refine else ~positive
-        near_surface = (absf < d * state.cone_rate[idx]) & ~bracketed & ~converged
-        new_status = torch.where(near_surface, SPLIT, new_status)
     out_of_steps = state.steps[idx] >= options.max_steps
     new_status = torch.where((new_status == ACTIVE) & out_of_steps, SPLIT if not final else ACTIVE, new_status)
     new_status = new_status.to(torch.int8)
@@ -268,10 +270,30 @@ def _update(state: _RayState, idx, d, f, alpha, clamp, options: TracerOptions, f
     state.length[idx] = length
 
 
+def _cone_step(state: _RayState, idx, d, f, clamp, options: TracerOptions) -> None:
+    """Cone tracing on a coarse level (``cone_split``): the ray stands for the cone that holds its
+    children's rays, of radius ``c = d * cone_rate`` at length d. Stepping by ``f - c`` keeps that cone
+    inside the sample's empty ball, so children cannot skip a surface the parent passed; once
+    ``f < 2 c`` the cone is near the surface and the ray splits. A ray that leaves the sphere this way
+    leaves it for all of its children."""
+    cone = d * state.cone_rate[idx]
+    d_next = d + (f - cone).clamp(max=clamp)
+    split_now = f < 2.0 * cone
+    left = d_next > state.far[idx]
+    out_of_steps = state.steps[idx] >= options.max_steps
+    status = torch.where(split_now | out_of_steps, SPLIT, torch.where(left, MISS, ACTIVE)).to(torch.int8)
+    state.status[idx] = status
+    state.length[idx] = torch.where(status == ACTIVE, d_next, d)
+    d_prev, f_prev = state.d_prev[idx], state.f_prev[idx]
+    have_prev = torch.isfinite(d_prev) & ((d - d_prev).abs() > 1e-9)
+    state.slope[idx] = torch.where(have_prev, (f - f_prev) / (d - d_prev), state.slope[idx])
+    state.d_prev[idx], state.f_prev[idx] = d, f
+
+
 def _refined_step(state: _RayState, idx, d, f, positive, step, clamp):
     """Our step rule (``refine``): Illinois regula falsi inside a bracket of the surface; outside one, the
-    aggressive step shortened to the secant estimate of the root when that is nearer (never below |f|,
-    the step a true SDF guarantees to be free). Returns the next lengths and the rays whose bracket has
+    secant estimate of the root when the samples approach the surface (never below |f|, the step a true
+    SDF guarantees to be free, never beyond ``SECANT_REACH`` aggressive steps), else the aggressive step. Returns the next lengths and the rays whose bracket has
     shrunk below float resolution (hits, even where a grazing ray keeps |f| above eps)."""
     side = torch.where(positive, 1, -1).to(torch.int8)
     repeat = state.last_side[idx] == side
@@ -295,7 +317,7 @@ def _refined_step(state: _RayState, idx, d, f, positive, step, clamp):
     # Secant estimate of the distance to the root, usable when the samples approach the surface.
     approaching = slope < -0.05
     secant = (f.abs() / slope.abs()).clamp(min=f.abs().clamp(max=clamp))
-    magnitude = torch.where(approaching, torch.minimum(step.abs(), secant), step.abs())
+    magnitude = torch.where(approaching, torch.minimum(SECANT_REACH * step.abs(), secant), step.abs())
     d_next = torch.where(bracketed, regula_falsi, d + torch.sign(f) * magnitude)
     closed = bracketed & ((d_neg - d_pos).abs() < 1e-6)
     return d_next, closed
