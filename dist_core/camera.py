@@ -95,7 +95,7 @@ def look_at(eye, target=(0.0, 0.0, 0.0), up=(0.0, -1.0, 0.0)) -> tuple[torch.Ten
     up = torch.as_tensor(up, dtype=torch.float64)
     z = target - eye
     z = z / z.norm()
-    x = torch.linalg.cross(z, -up)
+    x = torch.linalg.cross(-up, z)
     if x.norm() < 1e-9:
         raise ValueError(f"look_at: up {up.tolist()} is parallel to the viewing direction; pass another up")
     x = x / x.norm()

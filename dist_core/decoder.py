@@ -208,7 +208,10 @@ def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
     except Exception as error:  # a truncated or foreign file: say which one
         raise RuntimeError(f"cannot read checkpoint {params_path}: {error}; re-download or retrain it") from error
     state = data["model_state_dict"] if isinstance(data, dict) and "model_state_dict" in data else data
-    missing, unexpected = decoder.load_state_dict(_strip_module_prefix(state), strict=False)
+    try:
+        missing, unexpected = decoder.load_state_dict(_strip_module_prefix(state), strict=False)
+    except RuntimeError as error:  # tensor shapes that disagree with specs.json
+        raise RuntimeError(f"{params_path} does not match {specs_path}: {error}") from error
     if missing or unexpected:
         raise RuntimeError(
             f"{params_path} does not match {specs_path}: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
