@@ -1,0 +1,200 @@
+"""The renderer's efficiency ablation (paper Table 1): queries, seconds per optimisation step, memory.
+
+Each row of :data:`ABLATION_ROWS` turns on one more of the tracer's switches, as the paper's Table 1 does,
+and ends with our additions. A row is measured by one full optimisation step of the latent code through
+:func:`dist_core.render` (forward trace, differentiable re-evaluation, backward, Adam update) against a
+depth and silhouette target; the forward queries of that step are the row's query count.
+
+The paper's first two rows (naive tracing, whose backward unrolls every step, and sequential tracing
+with the practical gradient, 1.6 h per step) are not run: the first does not fit in memory and the
+second is the parallel row's queries issued one ray at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from .camera import Camera
+from .decoder import Decoder
+from .render import render
+from .sdf import Box, Sphere, Union
+
+__all__ = ["ABLATION_ROWS", "comparison_scene", "decoder_scene_camera", "peak_memory_reset", "peak_memory_mb", "procedural_chair", "fit_decoder_to_sdf",
+           "inference_throughput", "optimisation_step", "efficiency_ablation"]
+
+PAPER = dict(refine=False, cone_split=False)
+ABLATION_ROWS = [
+    ("+ parallel", dict(PAPER, dynamic=False, aggressive=False, coarse_to_fine=False), 50),
+    ("+ dynamic", dict(PAPER, aggressive=False, coarse_to_fine=False), 50),
+    ("+ aggressive", dict(PAPER, coarse_to_fine=False), 50),
+    ("+ coarse-to-fine", dict(PAPER), 50),
+    ("+ coarse-to-fine", dict(PAPER), 100),
+    ("+ refine, cone split (ours)", dict(), 50),
+    ("+ refine, cone split (ours)", dict(), 100),
+]
+
+
+def comparison_scene(resolution: int, fov_degrees: float = 40.0, distance: float = 1.8):
+    """Issue 2's fixed scene: a sphere of radius 0.6 at the origin seen from (0, 0, -distance) with a
+    40 degree field of view; DIST's public tracer makes 2,160,264 forward queries on it at 512^2."""
+    sphere = Sphere(0.6)
+    return sphere, sphere.latent, Camera.look_at((0.0, 0.0, -distance), fov_degrees=fov_degrees, width=resolution)
+
+
+def decoder_scene_camera(resolution: int, fov_degrees: float = 40.0, distance: float = 1.8) -> Camera:
+    """A three-quarter view from above, the kind of view the 3D-R2N2 renderings use."""
+    elevation, azimuth = math.radians(25.0), math.radians(40.0)
+    eye = (distance * math.cos(elevation) * math.sin(azimuth), -distance * math.sin(elevation),
+           -distance * math.cos(elevation) * math.cos(azimuth))
+    return Camera.look_at(eye, fov_degrees=fov_degrees, width=resolution)
+
+
+def peak_memory_reset(device: torch.device) -> None:
+    """Start a new peak-memory window (CUDA allocator, or the process's resident set on Linux)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+        except OSError:
+            pass
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory since :func:`peak_memory_reset` in MiB (NaN where the platform does not tell)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return math.nan
+
+
+def procedural_chair() -> Union:
+    """A chair of boxes (seat, back, four legs) inside the unit sphere: thin parts and concave corners."""
+    legs = [Box((0.04, 0.22, 0.04), center=(x, 0.26, z)) for x in (-0.26, 0.26) for z in (-0.24, 0.24)]
+    return Union(Box((0.32, 0.04, 0.30), center=(0.0, 0.0, 0.0)),
+                 Box((0.32, 0.30, 0.04), center=(0.0, -0.34, 0.28)), *legs)
+
+
+def _training_points(sdf, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Half uniform in the unit cube, half projected near the surface with DeepSDF-like noise."""
+    uniform = torch.rand(n // 2, 3, generator=generator) * 2 - 1
+    x = (torch.rand(n - n // 2, 3, generator=generator) * 2 - 1).requires_grad_(True)
+    f = sdf(sdf.latent, x)
+    (grad,) = torch.autograd.grad(f.sum(), x)
+    surface = (x - f[:, None] * grad).detach()
+    noise = torch.randn(surface.shape, generator=generator) * torch.where(
+        torch.rand(surface.shape[0], 1, generator=generator) < 0.5, 0.0025, 0.01)
+    return torch.cat([uniform, surface + noise])
+
+
+def fit_decoder_to_sdf(decoder: Decoder, sdf, latent: torch.Tensor, iterations: int, batch: int = 4096,
+                       lr: float = 5e-4, clamp: float = 0.1, seed: int = 0, progress=None) -> list[float]:
+    """Fit ``decoder(latent, .)`` to the analytic ``sdf`` with DeepSDF's clamped L1 loss; returns losses."""
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(decoder.parameters(), lr=lr)
+    decoder.train()
+    losses = []
+    steps = range(iterations) if progress is None else progress(range(iterations))
+    for _ in steps:
+        points = _training_points(sdf, batch, generator).to(latent.device)
+        target = sdf(sdf.latent.to(latent.device), points).clamp(-clamp, clamp)
+        loss = (decoder(latent, points).clamp(-clamp, clamp) - target).abs().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        if hasattr(steps, "set_postfix"):
+            steps.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    decoder.eval()
+    return losses
+
+
+def inference_throughput(sdf, latent: torch.Tensor, n: int, chunk: int) -> float:
+    """Queries per second of plain batched inference of ``sdf`` on ``n`` points in the unit cube."""
+    points = torch.rand(n, 3, device=latent.device) * 2 - 1
+    with torch.no_grad():
+        sdf(latent, points[:chunk])  # warm-up (allocator, kernels)
+        _synchronise(latent.device)
+        start = time.perf_counter()
+        for s in range(0, n, chunk):
+            sdf(latent, points[s : s + chunk])
+        _synchronise(latent.device)
+    return n / (time.perf_counter() - start)
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def optimisation_step(sdf, latent: torch.Tensor, camera: Camera, target_depth: torch.Tensor,
+                      target_mask: torch.Tensor, **options) -> dict:
+    """One latent optimisation step through the renderer (L1 depth on pixels valid in both images plus
+    the silhouette loss of DESIGN.md); returns the rendering's stats with ``seconds_step`` and the loss."""
+    latent = latent.detach().clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([latent], lr=1e-3)
+    eps = options.get("eps", 5e-5)
+    _synchronise(latent.device)
+    start = time.perf_counter()
+    rendering = render(sdf, latent, camera, outputs=("depth", "silhouette"), **options)
+    both = rendering.valid & target_mask
+    depth_loss = (rendering.depth[both] - target_depth[both]).abs().mean() if both.any() else latent.sum() * 0
+    s = rendering.silhouette
+    missed = target_mask & ~rendering.valid
+    extra = ~target_mask & rendering.valid
+    mask_loss = (s[missed] - eps).clamp(min=0).sum() / max(int(missed.sum()), 1) + \
+        (eps - s[extra]).clamp(min=0).sum() / max(int(extra.sum()), 1)
+    loss = 10 * depth_loss + mask_loss + (latent**2).mean()
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    _synchronise(latent.device)
+    stats = dict(rendering.stats)
+    stats["seconds_step"] = time.perf_counter() - start
+    stats["loss"] = loss.item()
+    stats["valid_pixels"] = int(rendering.valid.sum())
+    return stats
+
+
+def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, rows=ABLATION_ROWS,
+                        perturbation: float = 0.05, seed: int = 0, progress=None) -> list[dict]:
+    """Measure every row of ``rows`` on one scene; returns one dict per row (the columns of table1.csv)."""
+    device = latent.device
+    with torch.no_grad():
+        target = render(sdf, latent, camera, outputs=("depth",))
+    generator = torch.Generator().manual_seed(seed)
+    start_latent = latent + perturbation * torch.randn(latent.shape, generator=generator).to(latent)
+    pixels = camera.width * camera.height
+    results = []
+    iterator = rows if progress is None else progress(rows)
+    for method, options, max_steps in iterator:
+        peak_memory_reset(device)
+        stats = optimisation_step(sdf, start_latent, camera, target.depth, target.valid,
+                                  max_steps=max_steps, **options)
+        results.append({
+            "scene": scene,
+            "method": method,
+            "size": f"{camera.width}x{camera.height}",
+            "max_steps": max_steps,
+            "forward_queries": stats["forward_queries"],
+            "queries_per_pixel": stats["forward_queries"] / pixels,
+            "backward_queries": stats["backward_queries"],
+            "marching_steps": stats["steps"],
+            "seconds_forward": stats["seconds_forward"],
+            "seconds_per_step": stats["seconds_step"],
+            "tracer_queries_per_second": stats["forward_queries"] / max(stats["seconds_forward"], 1e-9),
+            "peak_memory_mb": peak_memory_mb(device),
+            "valid_pixels": stats["valid_pixels"],
+            "device": str(device),
+        })
+    return results

@@ -1,0 +1,42 @@
+# Table 1: the renderer's efficiency ablation (paper Table 1), on the fixed sphere scene of issue 2 and
+# on a decoder of DeepSDF's architecture fitted to a procedural chair.
+
+
+rule table1_decoder:
+    output:
+        specs=RESULTS / "table1" / "decoder" / "specs.json",
+    params:
+        settings=config_json("table1"),
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+    log:
+        RESULTS / "logs" / "table1_decoder.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table1_decoder.tsv"
+    script:
+        "../scripts/table1_decoder.py"
+
+
+rule table1:
+    input:
+        decoder=rules.table1_decoder.output.specs,
+    output:
+        csv=RESULTS / "table1.csv",
+        markdown=RESULTS / "table1.md",
+    params:
+        settings=config_json("table1"),
+        renderer=config_json("renderer"),
+        seed=config["seed"],
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+    log:
+        RESULTS / "logs" / "table1.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table1.tsv"
+    script:
+        "../scripts/table1.py"
