@@ -1,0 +1,202 @@
+"""The inputs of the fitting stage, one HDF5 file per instance and input kind, built from real-format data.
+
+``single_view.h5`` (Table 2): the Choy view of a test instance, in the instance's DeepSDF normalised frame::
+
+    depth      (H, W) float32   camera-frame z; 0 on background (see mask)
+    mask       (H, W) bool      the full silhouette (the "mask" variant of the paper)
+    normal     (H, W, 3) float32  unit outward normal in the camera frame (x right, y down, z forward); 0 off mask
+    sparse/<setting> (H, W) bool  the depth pixels each sparse setting keeps (dense, 50pct, ... 20pts)
+    camera/    K, R, t and attributes width, height
+    attributes: camera/depth conventions, units, seed, generator_version, category, synset, instance,
+                choy_view (the metadata line), view_index, normal_frame, sparse_settings
+
+``multi_view.h5`` (Table 3): a PMO-format sequence moved into our conventions::
+
+    images     (V, H, W, 3) uint8   colour frames
+    masks      (V, H, W) bool
+    cameras/   K, R, t stacks (V, ...) and attributes width, height
+    gt_points  (N, 3) float32      ground-truth surface points in the cameras' world frame
+    attributes: as above plus source, canonical_frame
+
+:func:`build_single_view` / :func:`build_multi_view` compute them; :func:`write_single_view` /
+:func:`read_single_view` and :func:`write_multi_view` / :func:`read_multi_view` are the only code that
+touches the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import io
+from ..camera import Camera
+from . import deepsdf, pmo, r2n2, shapenet
+from .errors import DataError
+from .groundtruth import raycast
+from .sparse import SETTINGS, sample_sparse
+
+__all__ = [
+    "INPUTS_VERSION",
+    "UNITS",
+    "SingleViewInput",
+    "MultiViewInput",
+    "single_view_path",
+    "multi_view_path",
+    "build_single_view",
+    "write_single_view",
+    "read_single_view",
+    "build_multi_view",
+    "write_multi_view",
+    "read_multi_view",
+]
+
+INPUTS_VERSION = "dist-inputs/1"
+UNITS = "DeepSDF normalised frame of the instance: x_norm = (x + offset) * scale; depth in the same units"
+
+
+@dataclass
+class SingleViewInput:
+    """Contents of ``single_view.h5``; ``depth`` is +inf on background in memory."""
+
+    depth: np.ndarray
+    mask: np.ndarray
+    normal: np.ndarray
+    camera: Camera
+    sparse: dict
+    attrs: dict = field(default_factory=dict)
+
+    def sparse_depth(self, setting: str) -> np.ndarray:
+        """(H, W) depth with +inf wherever the setting gives no depth."""
+        return np.where(self.sparse[setting], self.depth, np.inf)
+
+
+@dataclass
+class MultiViewInput:
+    """Contents of ``multi_view.h5``: ``images`` as float32 in [0, 1]."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    cameras: list
+    gt_points: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+
+def single_view_path(inputs_dir, synset: str, instance: str) -> Path:
+    return Path(inputs_dir) / synset / instance / "single_view.h5"
+
+
+def multi_view_path(inputs_dir, synset: str, instance: str) -> Path:
+    return Path(inputs_dir) / synset / instance / "multi_view.h5"
+
+
+def build_single_view(shapenet_root, r2n2_root, deepsdf_dir, dataset: str, category: str, instance: str,
+                      seed: int, resolution: int, view_index: int = 0,
+                      settings=SETTINGS) -> SingleViewInput:
+    """Ray-cast the GT of one test instance from its Choy view, plus its sparse input masks."""
+    synset = shapenet.synset_of(category)
+    mesh_file = shapenet.find_mesh(shapenet_root, synset, instance)
+    mesh = shapenet.load_mesh(mesh_file)
+    normalization = deepsdf.read_normalization(deepsdf.normalization_path(deepsdf_dir, dataset, synset, instance))
+    metadata = r2n2.metadata_path(r2n2_root, synset, instance)
+    views = r2n2.read_metadata(metadata)
+    if view_index >= len(views):
+        raise DataError(metadata, f"has {len(views)} views, view {view_index} requested",
+                                 "Lower data.single_view.view or re-extract the file")
+    view = views[view_index]
+    camera = r2n2.choy_camera(view, normalization, width=resolution)
+    gt = raycast(shapenet.normalized_mesh(mesh, normalization), camera, normal_frame="camera")
+    if not gt.mask.any():
+        raise DataError(mesh_file, f"is not visible from Choy view {view_index} ({metadata})",
+                                 "Check that the NormalizationParameters belong to this mesh")
+    sparse = {s: sample_sparse(gt.mask, s, seed, category, instance) for s in settings}
+    attrs = io.standard_attributes(seed, INPUTS_VERSION, UNITS, category=category, synset=synset, instance=instance,
+                                   choy_view=np.array([view.azimuth, view.elevation, view.in_plane_rotation,
+                                                       view.distance_ratio, view.fov]),
+                                   view_index=view_index, normal_frame="camera", sparse_settings=",".join(settings),
+                                   mesh=str(mesh_file))
+    return SingleViewInput(gt.depth, gt.mask, gt.normal, camera, sparse, attrs)
+
+
+def write_single_view(path, data: SingleViewInput) -> Path:
+    path = Path(path)
+    with io.atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for key, value in data.attrs.items():
+                f.attrs[key] = value
+            f.create_dataset("depth", data=np.where(data.mask, data.depth, 0.0).astype(np.float32))
+            f.create_dataset("mask", data=data.mask.astype(bool))
+            f.create_dataset("normal", data=data.normal.astype(np.float32), compression="gzip")
+            for setting, mask in data.sparse.items():
+                f.create_dataset(f"sparse/{setting}", data=mask.astype(bool), compression="gzip")
+            io.write_camera(f.create_group("camera"), data.camera)
+    return path
+
+
+def read_single_view(path) -> SingleViewInput:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "single-view input not found", "Run the data rules (snakemake data)")
+    with h5py.File(path, "r") as f:
+        mask = f["mask"][()]
+        depth = np.where(mask, f["depth"][()].astype(np.float64), np.inf)
+        normal = f["normal"][()]
+        order = [k for k in str(f.attrs.get("sparse_settings", "")).split(",") if k in f["sparse"]]
+        sparse = {k: f["sparse"][k][()] for k in order or list(f["sparse"])}
+        camera = io.read_camera(f["camera"])
+        attrs = {k: io.decode_attribute(v) for k, v in f.attrs.items()}
+    return SingleViewInput(depth, mask, normal, camera, sparse, attrs)
+
+
+def build_multi_view(pmo_root, category: str, instance: str, seed: int, canonical_frame: str = "normalized",
+                     normalization: deepsdf.Normalization | None = None, source: str = "pmo") -> MultiViewInput:
+    """Read a PMO-format sequence and its GT points into our conventions.
+
+    Args:
+        canonical_frame: "normalized" when the sequence's canonical frame already is the instance's DeepSDF
+            normalised frame (the embedded data); "shapenet" when it is the ShapeNet model frame, in which
+            case ``normalization`` moves cameras and points into the normalised frame.
+    """
+    synset = shapenet.synset_of(category)
+    sequence = pmo.load_sequence(pmo_root, synset, instance)
+    points = pmo.read_points(pmo_root, synset, instance)
+    cameras = sequence.cameras
+    if canonical_frame == "shapenet":
+        if normalization is None:
+            raise ValueError("canonical_frame 'shapenet' needs the instance's NormalizationParameters")
+        cameras = [deepsdf.normalize_camera(c, normalization) for c in cameras]
+        points = normalization.apply(points).astype(np.float32)
+    elif canonical_frame != "normalized":
+        raise ValueError(f"canonical_frame must be 'normalized' or 'shapenet', got {canonical_frame!r}")
+    attrs = io.standard_attributes(seed, INPUTS_VERSION, UNITS, category=category, synset=synset, instance=instance,
+                                   source=source, canonical_frame=canonical_frame)
+    return MultiViewInput(sequence.images, sequence.masks, cameras, points, attrs)
+
+
+def write_multi_view(path, data: MultiViewInput) -> Path:
+    path = Path(path)
+    with io.atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for key, value in data.attrs.items():
+                f.attrs[key] = value
+            images = np.clip(np.round(np.asarray(data.images) * 255.0), 0, 255).astype(np.uint8)
+            f.create_dataset("images", data=images, compression="gzip")
+            f.create_dataset("masks", data=np.asarray(data.masks, dtype=bool), compression="gzip")
+            f.create_dataset("gt_points", data=np.asarray(data.gt_points, dtype=np.float32))
+            io.write_cameras(f.create_group("cameras"), data.cameras)
+    return path
+
+
+def read_multi_view(path) -> MultiViewInput:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "multi-view input not found", "Run the data rules (snakemake data)")
+    with h5py.File(path, "r") as f:
+        images = f["images"][()].astype(np.float32) / 255.0
+        masks = f["masks"][()]
+        points = f["gt_points"][()]
+        cameras = io.read_cameras(f["cameras"])
+        attrs = {k: io.decode_attribute(v) for k, v in f.attrs.items()}
+    return MultiViewInput(images, masks, cameras, points, attrs)
