@@ -72,8 +72,10 @@ def raycast(mesh: trimesh.Trimesh, camera: Camera, normal_frame: str = "camera")
     n_world = mesh.face_normals[tri_index]
     o, d = origins[ray_index], directions[ray_index]
     on_plane = mesh.triangles[tri_index][:, 0]
-    length = ((on_plane - o) * n_world).sum(axis=1) / (d * n_world).sum(axis=1)
-    hits = o + length[:, None] * d
+    facing = (d * n_world).sum(axis=1)
+    exact = np.abs(facing) > 1e-12  # a grazing ray or a zero-area sliver keeps embree's float32 hit
+    length = ((on_plane - o) * n_world).sum(axis=1) / np.where(exact, facing, 1.0)
+    hits = np.where(exact[:, None], o + length[:, None] * d, locations)
     points[ray_index] = hits
     depth[ray_index] = hits @ R[2] + t[2]
     normal[ray_index] = n_world @ R.T if normal_frame == "camera" else n_world

@@ -54,9 +54,11 @@ class MeshSDF:
             raise ValueError("MeshSDF needs a watertight mesh; inside/outside is undefined otherwise")
         self.mesh = mesh
         points, self._faces = sample_surface(mesh, density, rng)
-        # every triangle, however small, must be findable: add its centroid
-        points = np.concatenate([points, mesh.triangles_center])
-        self._faces = np.concatenate([self._faces, np.arange(len(mesh.faces))])
+        # every triangle with an area, however small, must be findable: add its centroid (zero-area slivers
+        # are never the only closest triangle, their points lie on their neighbours' edges)
+        proper = np.flatnonzero(mesh.area_faces > 0)
+        points = np.concatenate([points, mesh.triangles_center[proper]])
+        self._faces = np.concatenate([self._faces, proper])
         self._tree = cKDTree(points)
         self._k = candidates
 

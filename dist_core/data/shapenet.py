@@ -5,9 +5,8 @@ Layouts (DESIGN.md section 5)::
     v1: <root>/<synset>/<model_id>/model.obj
     v2: <root>/<synset>/<model_id>/models/model_normalized.obj
 
-ShapeNet OBJ files often hold many groups/materials; they are merged into one triangle mesh, faces that
-reference missing vertices or have zero area are dropped (they carry no surface), and a mesh with no face
-left is an error. v2 models are aligned with +y up and the front facing -z; the embedded procedural dataset
+ShapeNet OBJ files often hold many groups/materials; they are merged into one triangle mesh, degenerate
+faces (a repeated or non-finite vertex) are dropped, and a mesh without any surface area is an error. v2 models are aligned with +y up and the front facing -z; the embedded procedural dataset
 follows the same convention and the v2 layout.
 """
 
@@ -123,14 +122,15 @@ def load_mesh(path) -> trimesh.Trimesh:
         raise DataError(path, f"cannot be read as a mesh ({err})", "Re-extract the file from the dataset archive") from err
     vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64).reshape(-1, 3)
-    if len(faces):
-        in_range = (faces >= 0).all(axis=1) & (faces < len(vertices)).all(axis=1)
-        faces = faces[in_range]
-    if len(faces):
-        tri = vertices[faces]
-        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-        faces = faces[np.isfinite(area) & (area > 0)]
-    if len(faces) == 0:
+    # Degenerate faces repeat a vertex or touch a non-finite one: they carry no surface, drop them.
+    # Zero-area faces with three distinct vertices stay: boolean libraries emit such slivers inside
+    # closed meshes, and dropping them would open the mesh.
+    distinct = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
+    finite = np.isfinite(vertices).all(axis=1)
+    faces = faces[distinct & finite[faces].all(axis=1)] if len(faces) else faces
+    tri = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+    if len(faces) == 0 or not area > 0:
         raise DataError(path, "mesh has no face with positive area (empty or degenerate)",
                         "Exclude this instance from the split or re-extract the file")
     return trimesh.Trimesh(vertices, faces, process=False)

@@ -10,12 +10,15 @@ for the "mask" variant of the paper.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .seeding import derive_seed
 
 __all__ = ["SETTINGS", "PAPER_LABELS", "sparse_count", "sample_sparse"]
 
+_SETTING = re.compile(r"dense|(\d+)(?:pct|pts)")
 SETTINGS = ("dense", "50pct", "10pct", "100pts", "50pts", "20pts")
 #: How the paper's Table 2 names each setting.
 PAPER_LABELS = {"dense": "dense", "50pct": "50%", "10pct": "10%", "100pts": "100 pts", "50pts": "50 pts",
@@ -24,13 +27,15 @@ PAPER_LABELS = {"dense": "dense", "50pct": "50%", "10pct": "10%", "100pts": "100
 
 def sparse_count(setting: str, valid: int) -> int:
     """How many of ``valid`` pixels a setting keeps."""
+    match = _SETTING.fullmatch(setting)
+    if match is None:
+        raise ValueError(f"unknown sparse setting {setting!r}; use dense, <N>pct or <N>pts, e.g. {SETTINGS}")
     if setting == "dense":
         return valid
+    number = int(match.group(1))
     if setting.endswith("pct"):
-        return min(valid, int(round(valid * int(setting[:-3]) / 100.0)))
-    if setting.endswith("pts"):
-        return min(valid, int(setting[:-3]))
-    raise ValueError(f"unknown sparse setting {setting!r}; choose from {SETTINGS}")
+        return min(valid, int(round(valid * number / 100.0)))
+    return min(valid, number)
 
 
 def sample_sparse(mask: np.ndarray, setting: str, seed: int, category: str, instance: str) -> np.ndarray:
