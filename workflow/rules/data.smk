@@ -17,7 +17,15 @@ from dist_core.data.embedded import split_file as _split_file
 from dist_core.data.inputs import multi_view_path as _multi_view_path
 from dist_core.data.inputs import single_view_path as _single_view_path
 
-DATA = config["data"]
+def _with_results(value):
+    """Config paths may start with {results}: the run's results folder (config key `results`)."""
+    if isinstance(value, dict):
+        return {k: _with_results(v) for k, v in value.items()}
+    return value.replace("{results}", str(RESULTS)) if isinstance(value, str) else value
+
+
+DATA = _with_results(config["data"])
+DATA_JSON = json.dumps(DATA, sort_keys=True)
 DATA_SYNTHETIC = DATA["source"] == "synthetic"
 if DATA["source"] not in ("synthetic", "shapenet"):
     raise ValueError(f"config data.source must be 'synthetic' or 'shapenet', got {DATA['source']!r}")
@@ -71,7 +79,7 @@ if DATA_SYNTHETIC:
                 test=data_split_file(_category, "test"),
             params:
                 category=_category,
-                data=lambda wildcards: config_json("data"),
+                data=lambda wildcards: DATA_JSON,
                 seed=config["seed"],
             threads: 1
             resources:
@@ -112,7 +120,7 @@ if DATA_SYNTHETIC:
             params:
                 category=_category,
                 instances=data_pmo_instances(_category),
-                data=lambda wildcards: config_json("data"),
+                data=lambda wildcards: DATA_JSON,
                 seed=config["seed"],
             threads: 1
             resources:
@@ -137,7 +145,7 @@ for _category in DATA["categories"]:
         params:
             category=_category,
             instances=data_instances(_category, "test"),
-            data=lambda wildcards: config_json("data"),
+            data=lambda wildcards: DATA_JSON,
             seed=config["seed"],
         threads: 1
         resources:
@@ -163,7 +171,7 @@ for _category in DATA["pmo"]["categories"]:
         params:
             category=_category,
             instances=data_pmo_instances(_category),
-            data=lambda wildcards: config_json("data"),
+            data=lambda wildcards: DATA_JSON,
             seed=config["seed"],
         threads: 1
         resources:
