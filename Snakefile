@@ -10,4 +10,5 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/prior.smk"
 include: "workflow/rules/table1.smk"

@@ -62,6 +62,8 @@ __all__ = [
     "fit_latent_to_sdf_samples",
     "git_revision",
     "load_sdf_samples",
+    "SHIPPED_FILES",
+    "ship_prior",
 ]
 
 log = logging.getLogger(__name__)
@@ -439,3 +441,23 @@ def load_sdf_samples(data_dir, split_path) -> tuple[list[tuple[str, str, str]], 
     shapes = [SdfSamples.from_arrays(*deepsdf.read_sdf_samples(deepsdf.sdf_samples_path(data_dir, *key)))
               for key in instances]
     return instances, shapes
+
+
+SHIPPED_FILES = (SPECS_FILE, f"{MODEL_PARAMS_DIR}/latest.pth", f"{LATENT_CODES_DIR}/latest.pth", MEAN_LATENT_FILE,
+                 PROVENANCE_FILE, LOSS_CSV)
+
+
+def ship_prior(source, destination) -> list[Path]:
+    """Copy what the tables need of a finished experiment (no optimizer state or epoch checkpoints)."""
+    import shutil
+
+    source, destination = Path(source), Path(destination)
+    if not (source / PROVENANCE_FILE).is_file():
+        raise FileNotFoundError(f"{source} has no {PROVENANCE_FILE}: training has not finished there")
+    copied = []
+    for name in SHIPPED_FILES:
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
+        copied.append(target)
+    return copied

@@ -157,3 +157,27 @@ def test_deepsdf_schedules_and_published_specs():
     paper = paper_specs()
     assert paper["CodeLength"] == 256 and paper["NetworkSpecs"]["dims"] == [512] * 8
     assert paper["NetworkSpecs"]["latent_in"] == [4] and paper["ClampingDistance"] == 0.1
+
+
+def test_report_scores_a_learned_code_against_surface_samples_in_the_mesh_frame(trained, dataset, tmp_path):
+    from dist_core.prior_report import reconstruct, render_mesh
+
+    result, _ = trained
+    root, _ = dataset
+    key = ("Analytic", SYNSET, "sphere")
+    # The shape as stored in its own mesh frame: normalised = (x + offset) * scale.
+    normalization = deepsdf.Normalization(np.array([0.2, -0.1, 0.0]), 0.5)
+    deepsdf.write_normalization(deepsdf.normalization_path(root, *key), normalization)
+    directions = np.random.default_rng(4).normal(size=(30000, 3))
+    on_sphere = 0.55 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    deepsdf.write_surface_samples(deepsdf.surface_samples_path(root, *key), normalization.invert(on_sphere))
+    recon = reconstruct(result.decoder, result.latent_codes[0], key, root, None, "train", seed=0, resolution=64,
+                        trusted_distance=0.1)
+    # A small network after 300 steps: close to the sphere, far closer than the wrong shape's code.
+    wrong = reconstruct(result.decoder, result.latent_codes[1], key, root, None, "train", seed=0, resolution=64,
+                        trusted_distance=0.1)
+    assert recon.chamfer < 0.25 * wrong.chamfer
+    assert recon.chamfer * 0.5**2 < 2e-3  # in the normalised frame: Chamfer scales with scale^2
+    assert recon.row("test")["chamfer_x1000"] == pytest.approx(recon.chamfer * 1000)
+    image = render_mesh(recon.mesh.vertices, recon.mesh.faces, size=32)
+    assert image.shape == (32, 32) and (image < 1.0).any() and (image == 1.0).any()
