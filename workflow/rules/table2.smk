@@ -1,0 +1,118 @@
+# Table 2: shape completion from one dense or sparse depth image (paper section 4.2.1).
+#
+# One job per test instance runs every setting and method (dist_core.table2.evaluate_instance): a job
+# spends about 3 s importing torch and loading the prior against one to two minutes of optimisation, and
+# 17 jobs per instance (setting x method) would repeat that start-up 17 times. On a cluster,
+# `--groups table2_instance=t2 --group-components t2=<n>` packs several instances per submission.
+# Then one job assembles the tables and figures, and one draws the loss-vs-Chamfer curve (paper Fig. 5).
+T2 = config["table2"]
+
+
+def table2_instances(category):
+    return data_instances(category, "test")[: T2["instances"]]
+
+
+def table2_result(category, instance):
+    return RESULTS / "table2" / category / f"{instance}.h5"
+
+
+def _table2_params():
+    """Everything an instance's numbers depend on, as JSON: editing it reruns the instance jobs."""
+    keys = ("settings", "methods", "ours", "deepsdf", "mesh_resolution", "chamfer_samples")
+    return json.dumps({k: T2[k] for k in keys}, sort_keys=True)
+
+
+def _curve_instance():
+    return table2_instances(T2["curve"]["category"])[T2["curve"]["instance"]]
+
+
+rule table2_instance:
+    input:
+        view=lambda wildcards: data_single_view(wildcards.category, wildcards.instance),
+        prior=lambda wildcards: prior_files(wildcards.category),
+    output:
+        RESULTS / "table2" / "{category}" / "{instance}.h5",
+    wildcard_constraints:
+        category="|".join(T2["categories"]),
+        instance="[0-9A-Za-z_-]+",
+    params:
+        table2=_table2_params(),
+        renderer=config_json("renderer"),
+        prior_dir=lambda wildcards: str(prior_dir(wildcards.category)),
+        deepsdf_dir=DATA["deepsdf_dir"],
+        dataset=DATA["dataset"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: T2["threads"]
+    resources:
+        mem_mb=2000,
+        gpu=T2["gpus_per_job"],
+    log:
+        RESULTS / "logs" / "table2" / "{category}" / "{instance}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table2" / "{category}" / "{instance}.tsv"
+    script:
+        "../scripts/table2_instance.py"
+
+
+rule table2_tables:
+    input:
+        results=[table2_result(c, i) for c in T2["categories"] for i in table2_instances(c)],
+        views=[data_single_view(c, i) for c in T2["categories"] for i in table2_instances(c)],
+    output:
+        csv=report(RESULTS / "table2.csv", category="Table 2", caption="../report/table2.rst"),
+        per_instance=RESULTS / "table2_per_instance.csv",
+        markdown=report(RESULTS / "table2.md", category="Table 2", caption="../report/table2.rst"),
+        figures=[report(RESULTS / "table2" / f"figure_{c}.png", category="Table 2", subcategory="Figures",
+                        caption="../report/table2_figure.rst") for c in T2["categories"]],
+    params:
+        categories=T2["categories"],
+        figure_instances=[table2_instances(c)[min(T2["figure_instance"], len(table2_instances(c)) - 1)]
+                          for c in T2["categories"]],
+        with_paper=not DATA_SYNTHETIC,
+        shapenet_root=DATA["shapenet_root"],
+        deepsdf_dir=DATA["deepsdf_dir"],
+        dataset=DATA["dataset"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    log:
+        RESULTS / "logs" / "table2" / "tables.log",
+    script:
+        "../scripts/table2_tables.py"
+
+
+rule table2_curve:
+    input:
+        view=data_single_view(T2["curve"]["category"], _curve_instance()),
+        prior=prior_files(T2["curve"]["category"]),
+    output:
+        csv=RESULTS / "table2" / "loss_chamfer.csv",
+        figure=report(RESULTS / "table2" / "loss_chamfer.png", category="Table 2", subcategory="Figures",
+                      caption="../report/table2_curve.rst"),
+    params:
+        table2=_table2_params(),
+        curve=json.dumps(T2["curve"], sort_keys=True),
+        renderer=config_json("renderer"),
+        prior_dir=str(prior_dir(T2["curve"]["category"])),
+        deepsdf_dir=DATA["deepsdf_dir"],
+        dataset=DATA["dataset"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: T2["threads"]
+    resources:
+        mem_mb=2000,
+        gpu=T2["gpus_per_job"],
+    log:
+        RESULTS / "logs" / "table2" / "curve.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table2" / "curve.tsv"
+    script:
+        "../scripts/table2_curve.py"
+
+
+rule table2:
+    input:
+        rules.table2_tables.output,
+        rules.table2_curve.output,
