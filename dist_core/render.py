@@ -16,6 +16,10 @@ gradient:
 * normal: the normalised spatial gradient of f at the hit point by autograd (eq. 3 takes central
   differences, six queries; autograd costs one backward), differentiable in the latent when it requires
   gradients (``create_graph``).
+* color (paper section 3.3, "Color and Semantics", Fig. 8): a colour field ``color(latent, points) -> (N, 3)``
+  evaluated at the hit points, which move with the differentiable depth above (so colour gradients reach
+  the latent through the surface as well as through the field), optionally shaded by a
+  :class:`DirectionalLight` from the world-frame normal (Lambert plus ambient).
 
 Depth is the camera z (eq. 2): ray length times ``z_per_length``. Points carry gradients to the camera
 pose whenever ``camera.R`` / ``camera.t`` do (see :meth:`Camera.with_pose_delta`).
@@ -32,9 +36,33 @@ import torch
 from .camera import Camera
 from .tracer import Trace, TracerOptions, sphere_trace, unit_sphere_interval
 
-__all__ = ["Rendering", "render", "OUTPUTS"]
+__all__ = ["Rendering", "render", "OUTPUTS", "DirectionalLight"]
 
 OUTPUTS = ("depth", "normal", "silhouette")
+# Outputs that need more than the SDF: "color" needs render(..., color=field).
+EXTRA_OUTPUTS = ("color",)
+
+
+@dataclass
+class DirectionalLight:
+    """A light at infinity for the "color" output: ``albedo * (ambient + (1 - ambient) * intensity * max(n . l, 0))``.
+
+    Attributes:
+        direction: (3,) world-frame direction from the surface towards the light (normalised on use).
+        ambient: share of the albedo seen whatever the normal, in [0, 1].
+        intensity: scale of the diffuse term.
+    """
+
+    direction: tuple = (0.0, -1.0, -1.0)
+    ambient: float = 0.3
+    intensity: float = 1.0
+
+    def shade(self, normal: torch.Tensor) -> torch.Tensor:
+        """(N,) shading factor for (N, 3) unit world-frame normals."""
+        light = torch.nn.functional.normalize(torch.as_tensor(self.direction, dtype=normal.dtype, device=normal.device),
+                                              dim=0)
+        diffuse = (normal @ light).clamp(min=0.0)
+        return self.ambient + (1.0 - self.ambient) * self.intensity * diffuse
 
 
 @dataclass
@@ -50,6 +78,7 @@ class Rendering:
             gradients to the latent and the camera pose.
         stats: forward_queries, backward_queries, steps, seconds_forward, seconds_backward_graph, ...
         trace: the underlying :class:`~dist_core.tracer.Trace`.
+        color: (H, W, 3) shaded colour of the "color" output, 0 on background; differentiable.
     """
 
     depth: torch.Tensor | None
@@ -59,10 +88,12 @@ class Rendering:
     points: torch.Tensor
     stats: dict = field(default_factory=dict)
     trace: Trace | None = None
+    color: torch.Tensor | None = None
 
 
 def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient: str = "approximate",
-           normal_frame: str = "camera", **tracer_options) -> Rendering:
+           normal_frame: str = "camera", color=None, light: DirectionalLight | None = None,
+           **tracer_options) -> Rendering:
     """Render ``sdf(latent, .)`` seen by ``camera``.
 
     Args:
@@ -72,11 +103,16 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
         outputs: any of "depth", "normal", "silhouette".
         gradient: "approximate" (paper section 3.4) or "implicit" (exact hit-point derivative).
         normal_frame: "camera" (x right, y down, z forward) or "world".
+        color: colour field ``color(latent, points (N, 3)) -> (N, 3)``, needed by the "color" output.
+        light: :class:`DirectionalLight` shading the "color" output; ``None`` renders the unshaded albedo.
         **tracer_options: fields of :class:`~dist_core.tracer.TracerOptions`.
     """
-    unknown = sorted(set(outputs) - set(OUTPUTS))
+    unknown = sorted(set(outputs) - set(OUTPUTS) - set(EXTRA_OUTPUTS))
     if unknown:
-        raise ValueError(f"unknown output(s) {unknown}; choose from {OUTPUTS}")
+        raise ValueError(f"unknown output(s) {unknown}; choose from {OUTPUTS + EXTRA_OUTPUTS}")
+    if "color" in outputs and color is None:
+        raise ValueError("the 'color' output needs a colour field: render(..., color=field) with "
+                         "field(latent, points (N, 3)) -> (N, 3), e.g. dist_core.color.ColorField")
     if gradient not in ("approximate", "implicit"):
         raise ValueError(f"gradient must be 'approximate' or 'implicit', not {gradient!r}")
     if normal_frame not in ("camera", "world"):
@@ -93,7 +129,7 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
     rays = camera.rays(device=device, dtype=dtype)
     inside = trace.inside_sphere
     hit = trace.hit
-    need_normal = "normal" in outputs or gradient == "implicit"
+    need_normal = "normal" in outputs or gradient == "implicit" or ("color" in outputs and light is not None)
     need_graph = torch.is_grad_enabled()
 
     idx = torch.nonzero(inside).squeeze(1)
@@ -114,15 +150,24 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
     backward_queries = idx.numel()
 
     stats = dict(trace.stats)
-    depth = normal = silhouette = None
+    depth = normal = silhouette = shaded = None
     hit_in = hit[idx]
-    if "depth" in outputs:
+    if "depth" in outputs or "color" in outputs:
         length = _differentiable_length(sdf, latent, trace, idx, hit_in, f, grad_f, directions, origins,
                                         options, gradient)
         backward_queries += (options.grad_samples - 1) * int(hit_in.sum()) if gradient == "approximate" else 0
+    if "depth" in outputs:
         z = length * rays.z_per_length[idx]
         depth = torch.full((height * width,), math.inf, device=device, dtype=dtype)
         depth = depth.index_put((idx[hit_in],), z[hit_in]).reshape(height, width)
+    if "color" in outputs:
+        surface = origins[hit_in] + length[hit_in, None] * directions[hit_in]
+        rgb = color(latent, surface).reshape(-1, 3).to(dtype)
+        if light is not None and rgb.shape[0] > 0:
+            rgb = rgb * light.shade(torch.nn.functional.normalize(grad_f[hit_in], dim=-1))[:, None]
+        stats["color_queries"] = int(hit_in.sum())
+        shaded = torch.zeros(height * width, 3, device=device, dtype=dtype)
+        shaded = shaded.index_put((idx[hit_in],), rgb).reshape(height, width, 3)
     if "silhouette" in outputs:
         _, _, _, distance = unit_sphere_interval(rays.origins, rays.directions)
         outside_value = distance - 1.0 + options.eps
@@ -137,7 +182,8 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
     stats["seconds_forward"] = stats.pop("seconds")
     stats["seconds_graph"] = time.perf_counter() - start
     return Rendering(depth=depth, normal=normal, silhouette=silhouette, valid=hit.reshape(height, width),
-                     points=(origins + sample_length[:, None] * directions)[hit_in], stats=stats, trace=trace)
+                     points=(origins + sample_length[:, None] * directions)[hit_in], stats=stats, trace=trace,
+                     color=shaded)
 
 
 def _differentiable_length(sdf, latent, trace: Trace, idx, hit_in, f, grad_f, directions, origins,
