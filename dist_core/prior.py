@@ -461,3 +461,32 @@ def ship_prior(source, destination) -> list[Path]:
         shutil.copy2(source / name, target)
         copied.append(target)
     return copied
+
+
+def main(argv=None) -> None:
+    """``python -m dist_core.prior ship [--source results/priors] [--destination resources/priors] CATEGORY...``
+
+    Copies finished priors (``snakemake priors``) to the folder the embedded default reads
+    (``priors.shipped_dir``), so that they can be committed. No Snakemake rule writes that folder: a
+    fresh clone never retrains because of file timestamps.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m dist_core.prior", description=main.__doc__.splitlines()[2])
+    commands = parser.add_subparsers(dest="command", required=True)
+    ship = commands.add_parser("ship", help="copy trained priors to the shipped folder")
+    ship.add_argument("categories", nargs="+")
+    ship.add_argument("--source", default="results/priors", help="folder of trained priors (default %(default)s)")
+    ship.add_argument("--destination", default="resources/priors",
+                      help="folder of shipped priors (default %(default)s)")
+    args = parser.parse_args(argv)
+    for category in args.categories:
+        try:
+            copied = ship_prior(Path(args.source) / category, Path(args.destination) / category)
+        except FileNotFoundError as error:
+            parser.exit(1, f"error: {error}; run `snakemake priors` first\n")
+        print(f"{category}: {len(copied)} files -> {Path(args.destination) / category}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ writes them for test shapes, as DeepSDF does) 30,000 points are sampled on the g
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from .data.seeding import derive_seed, derived_rng
 from .mesh import SDFMesh, extract_mesh
 from .prior import SdfSamples, fit_latent_to_sdf_samples
 
-__all__ = ["Reconstruction", "reconstruct", "ground_truth_points", "render_mesh", "reconstruction_grid"]
+__all__ = ["Reconstruction", "reconstruct", "ground_truth_points", "render_mesh", "reconstruction_grid",
+           "category_quality"]
 
 
 @dataclass
@@ -125,3 +127,67 @@ def reconstruction_grid(path, rows: list[tuple[str, list[tuple[str, np.ndarray]]
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
     return Path(path)
+
+
+def _provenance(folder) -> dict:
+    from .prior import PROVENANCE_FILE
+
+    try:
+        return json.loads((Path(folder) / PROVENANCE_FILE).read_text())
+    except OSError:
+        return {}
+
+
+def category_quality(category: str, folder, data: dict, report: dict, seed: int, device="cpu"):
+    """Quality of the prior in ``folder`` for ``category``.
+
+    ``data`` is the config's ``data`` section (paths), ``report`` the ``priors.report`` section. Returns
+    (summary rows, one per split; per-shape rows; picture row ``(category, [(title, image)])``).
+    """
+    from tqdm import tqdm
+
+    from .data.embedded import split_file
+    from .decoder import load_experiment
+    from .prior import load_sdf_samples
+
+    decoder, codes, specs = load_experiment(folder, map_location=device)
+    for p in decoder.parameters():
+        p.requires_grad_(False)
+    clamp = specs["ClampingDistance"]
+    data_dir, shapenet_root = data["deepsdf_dir"], data["shapenet_root"]
+    train_keys = deepsdf.split_instances(deepsdf.read_split(split_file(data["splits"], category, "train")))
+    test_keys, test_samples = load_sdf_samples(data_dir, split_file(data["splits"], category, "test"))
+    recons = []
+    for i in tqdm(range(min(report["train_instances"], len(train_keys))), desc=f"{category} train codes", mininterval=5):
+        recons.append(reconstruct(decoder, codes[i].to(device), train_keys[i], data_dir, shapenet_root, "train", seed,
+                                  report["resolution"], clamp))
+    for i in tqdm(range(min(report["test_instances"], len(test_keys))), desc=f"{category} test fits", mininterval=5):
+        recons.append(fit_and_reconstruct(decoder, test_samples[i], test_keys[i], data_dir, shapenet_root, seed,
+                                          report["resolution"], clamp, report["fit"]))
+    provenance = _provenance(folder)
+    network = specs["NetworkSpecs"]["dims"]
+    summary = []
+    for split in ("train", "test"):
+        chosen = [r for r in recons if r.split == split]
+        s = metrics.summarize([r.chamfer for r in chosen], seed=seed).scaled(metrics.TABLE_SCALE)
+        summary.append({
+            "category": category, "split": split, "shapes": s.count, "median_chamfer_x1000": s.median,
+            "mean_chamfer_x1000": s.mean, "median_ci95_low": s.median_low, "median_ci95_high": s.median_high,
+            "mean_query_fraction": sum(r.mesh.queries / r.mesh.dense_queries for r in chosen) / max(len(chosen), 1),
+            "resolution": report["resolution"],
+            "fit_seconds_per_shape": sum(r.fit_seconds for r in chosen) / max(len(chosen), 1),
+            "network": f"{len(network)}x{network[0]}", "latent_size": specs["CodeLength"],
+            "parameters": sum(p.numel() for p in decoder.parameters()),
+            "training_seconds": provenance.get("training_seconds"), "epochs": provenance.get("epochs"),
+            "git_revision": provenance.get("git", {}).get("revision"), "prior": str(folder),
+        })
+    images = []
+    picked = [x for x in recons if x.split == "train"][: report["picture_shapes"]] + \
+             [x for x in recons if x.split == "test"][: report["picture_shapes"]]
+    for r in picked:
+        key = next(k for k in train_keys + test_keys if k[2] == r.instance)
+        norm = deepsdf.read_normalization(deepsdf.normalization_path(data_dir, *key))
+        gt = shapenet.normalized_mesh(shapenet.load_mesh(shapenet.find_mesh(shapenet_root, key[1], key[2])), norm)
+        images.append((f"{r.split} GT", render_mesh(gt.vertices, gt.faces)))
+        images.append((f"{r.split} {r.chamfer * metrics.TABLE_SCALE:.2f}", render_mesh(r.mesh.vertices, r.mesh.faces)))
+    return summary, [r.row(category) for r in recons], (category, images)
