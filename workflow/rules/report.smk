@@ -1,0 +1,67 @@
+# The report and what only it needs: `snakemake --report results/report.html` gathers every output marked
+# report(...) (Tables 1-3, their figures, the demos, the convergence figure and the timings) in the DAG of
+# the default target `all`. Rules: convergence_figure (paper Fig. 7), timings (results/timings.csv from
+# the benchmark: files of every rule) and all.
+REPORT = config.get("report", {})
+
+
+report: "../report/workflow.rst"
+
+
+rule convergence_figure:
+    input:
+        prior=prior_files(REPORT["convergence"]["category"]),
+    output:
+        csv=report(RESULTS / "figures" / "convergence.csv", category="Renderer", subcategory="Convergence (Fig. 7)",
+                   caption="../report/convergence.rst"),
+        figure=report(RESULTS / "figures" / "convergence.png", category="Renderer",
+                      subcategory="Convergence (Fig. 7)", caption="../report/convergence.rst"),
+    params:
+        settings=json.dumps(REPORT["convergence"], sort_keys=True),
+        renderer=config_json("renderer"),
+        prior_dir=str(prior_dir(REPORT["convergence"]["category"])),
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        mem_mb=2000,
+    log:
+        RESULTS / "logs" / "report" / "convergence.log",
+    benchmark:
+        RESULTS / "benchmarks" / "report" / "convergence.tsv"
+    script:
+        "../scripts/report_convergence.py"
+
+
+def report_targets():
+    """The final outputs of every table, demo and figure that the configuration defines."""
+    targets = [RESULTS / "table1.csv", RESULTS / "table1.md", *rules.convergence_figure.output, *rules.demos.input]
+    if "table2" in config:
+        targets += [RESULTS / "table2.csv", RESULTS / "table2.md"]
+    if "table3" in config:
+        targets += [RESULTS / "table3.csv"]
+    return targets
+
+
+rule timings:
+    input:
+        # Only to run last: the script reads whatever benchmark files exist when it runs.
+        report_targets(),
+    output:
+        jobs=report(RESULTS / "timings.csv", category="Timings", caption="../report/timings.rst"),
+        rules=report(RESULTS / "timings_by_rule.csv", category="Timings", caption="../report/timings.rst"),
+    params:
+        folder=str(RESULTS / "benchmarks"),
+    threads: 1
+    resources:
+        mem_mb=500,
+    log:
+        RESULTS / "logs" / "report" / "timings.log",
+    script:
+        "../scripts/timings_gather.py"
+
+
+rule all:
+    default_target: True
+    input:
+        report_targets(),
+        rules.timings.output,
