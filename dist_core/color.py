@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 __all__ = ["ColorField", "ColorSamples", "ColorTraining", "surface_color_samples", "train_color_field",
-           "save_color_field", "load_color_field"]
+           "save_color_field", "load_color_field", "render_color_views", "color_figure"]
 
 WEIGHTS_FILE = "color_field.pth"
 SPECS_FILE = "color_specs.json"
@@ -191,3 +191,62 @@ def load_color_field(folder, map_location="cpu") -> tuple[ColorField, dict]:
     except Exception as error:  # truncated file or another network's weights
         raise RuntimeError(f"cannot load colour field {weights_path}: {error}; rerun `snakemake color_demo`") from error
     return color_field.to(map_location).eval(), specs
+
+
+def render_color_views(sdf, color_field: ColorField, latents: torch.Tensor, resolutions, lights, camera_for,
+                       **render_options) -> list[list[dict]]:
+    """Fig. 8: each shape rendered in colour at every resolution under the first light, then under every
+    other light at the last resolution from another viewpoint.
+
+    Args:
+        sdf: the prior's decoder; shape ``i`` is ``latents[i]`` (also the colour field's condition).
+        lights: :class:`~dist_core.render.DirectionalLight` list.
+        camera_for: ``camera_for(resolution, view) -> Camera``, view 0 for the resolution sweep and 1 for
+            the light sweep.
+    Returns:
+        one row per shape of dicts ``{"label", "image" (H, W, 3) float in [0, 1] on white, "seconds",
+        "forward_queries"}``.
+    """
+    from .render import render
+
+    rows = []
+    for latent in latents:
+        jobs = [(f"{r} x {r}", camera_for(r, 0), lights[0]) for r in resolutions]
+        jobs += [(f"light {k + 1}", camera_for(resolutions[-1], 1), light) for k, light in enumerate(lights[1:], 1)]
+        row = []
+        for label, camera, light in jobs:
+            start = time.perf_counter()
+            with torch.no_grad():
+                out = render(sdf, latent, camera, outputs=("color",), color=color_field, light=light, **render_options)
+            image = torch.where(out.valid[..., None], out.color, torch.ones_like(out.color)).clamp(0, 1)
+            row.append({"label": label, "image": image.cpu().numpy(), "seconds": time.perf_counter() - start,
+                        "forward_queries": int(out.stats["forward_queries"])})
+        rows.append(row)
+    return rows
+
+
+def color_figure(path, rows: list[list[dict]], names: list[str]) -> None:
+    """A grid of the renders of :func:`render_color_views`, one row per shape."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_path
+
+    columns = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(2.3 * columns, 2.4 * len(rows)), squeeze=False)
+    for i, row in enumerate(rows):
+        for j, axis in enumerate(axes[i]):
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if j < len(row):
+                axis.imshow(row[j]["image"], interpolation="nearest")
+                axis.set_title(row[j]["label"], fontsize=8)
+            else:
+                axis.axis("off")
+        axes[i][0].set_ylabel(names[i][:8], fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
