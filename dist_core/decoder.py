@@ -197,7 +197,10 @@ def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
             f"{specs_path} not found: point to a DeepSDF experiment folder (it holds specs.json and "
             f"{MODEL_PARAMS_DIR}/<checkpoint>.pth)"
         )
-    specs = json.loads(specs_path.read_text())
+    try:
+        specs = json.loads(specs_path.read_text())
+    except json.JSONDecodeError as error:
+        raise RuntimeError(f"{specs_path} is not valid JSON ({error}); restore the experiment's specs.json") from error
     decoder = Decoder.from_specs(specs)
     params_path = path / MODEL_PARAMS_DIR / f"{checkpoint}.pth"
     if not params_path.is_file():
@@ -220,7 +223,10 @@ def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
     latent_codes = None
     codes_path = path / LATENT_CODES_DIR / f"{checkpoint}.pth"
     if codes_path.is_file():
-        codes = torch.load(codes_path, map_location=map_location, weights_only=True)
+        try:
+            codes = torch.load(codes_path, map_location=map_location, weights_only=True)
+        except Exception as error:  # a truncated or foreign file: say which one
+            raise RuntimeError(f"cannot read latent codes {codes_path}: {error}; re-download or retrain it") from error
         codes = codes.get("latent_codes", codes) if isinstance(codes, dict) else codes
         latent_codes = codes["weight"] if isinstance(codes, dict) else codes
     return decoder, latent_codes, specs

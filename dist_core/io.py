@@ -34,6 +34,7 @@ __all__ = [
     "write_h5",
     "read_h5",
     "read_h5_attributes",
+    "open_h5",
     "decode_attribute",
     "write_camera",
     "read_camera",
@@ -115,22 +116,40 @@ def write_h5(path, arrays: Mapping, attrs: Mapping | None = None, compress: bool
     return path
 
 
-def read_h5(path) -> tuple[dict, dict]:
-    """Read every dataset of an HDF5 file; returns ``(arrays by /-separated name, root attributes)``."""
+@contextlib.contextmanager
+def open_h5(path, what: str = "HDF5 artifact",
+            missing_fix: str = "Run the rule that writes it (snakemake <target>)") -> Iterator[h5py.File]:
+    """Open an HDF5 file for reading; a missing, truncated or foreign file, or a missing dataset inside it,
+    raises one :class:`~dist_core.data.errors.DataError` naming the file and the fix."""
+    from .data.errors import DataError
+
     path = Path(path)
     if not path.is_file():
-        from .data.errors import DataError
+        raise DataError(path, f"{what} not found", missing_fix)
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:  # h5py's "file signature not found", "truncated file", ...
+        raise DataError(path, f"not a readable HDF5 file ({err})",
+                        "It is corrupt or incomplete: delete it and rerun the rule that writes it") from err
+    try:
+        with f:
+            yield f
+    except KeyError as err:
+        raise DataError(path, f"lacks an expected dataset ({err})",
+                        "It was written by another version: delete it and rerun the rule that writes it") from err
 
-        raise DataError(path, "HDF5 artifact not found", "Run the rule that writes it (snakemake <target>)")
+
+def read_h5(path) -> tuple[dict, dict]:
+    """Read every dataset of an HDF5 file; returns ``(arrays by /-separated name, root attributes)``."""
     arrays: dict = {}
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
         attrs = {k: decode_attribute(v) for k, v in f.attrs.items()}
     return arrays, attrs
 
 
 def read_h5_attributes(path, group: str = "/") -> dict:
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         return {k: decode_attribute(v) for k, v in f[group].attrs.items()}
 
 

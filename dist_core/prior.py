@@ -332,7 +332,11 @@ def load_mean_latent(path) -> torch.Tensor:
     """
     path = Path(path)
     if (path / MEAN_LATENT_FILE).is_file():
-        return torch.load(path / MEAN_LATENT_FILE, map_location="cpu", weights_only=True)["mean_latent"]
+        try:
+            return torch.load(path / MEAN_LATENT_FILE, map_location="cpu", weights_only=True)["mean_latent"]
+        except Exception as error:  # a truncated or foreign file: say which one
+            raise RuntimeError(f"cannot read {path / MEAN_LATENT_FILE}: {error}; re-download or retrain the prior "
+                               "(dist_core.prior ship, or snakemake priors)") from error
     _, codes, _ = load_experiment(path)
     if codes is None:
         raise FileNotFoundError(f"{path} has neither {MEAN_LATENT_FILE} nor {LATENT_CODES_DIR}/latest.pth")

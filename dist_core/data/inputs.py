@@ -136,10 +136,7 @@ def write_single_view(path, data: SingleViewInput) -> Path:
 
 
 def read_single_view(path) -> SingleViewInput:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "single-view input not found", "Run the data rules (snakemake data)")
-    with h5py.File(path, "r") as f:
+    with io.open_h5(path, "single-view input", "Run the data rules (snakemake data)") as f:
         mask = f["mask"][()]
         depth = np.where(mask, f["depth"][()].astype(np.float64), np.inf)
         normal = f["normal"][()]
@@ -190,10 +187,7 @@ def write_multi_view(path, data: MultiViewInput) -> Path:
 
 
 def read_multi_view(path) -> MultiViewInput:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "multi-view input not found", "Run the data rules (snakemake data)")
-    with h5py.File(path, "r") as f:
+    with io.open_h5(path, "multi-view input", "Run the data rules (snakemake data)") as f:
         images = f["images"][()].astype(np.float32) / 255.0
         masks = f["masks"][()]
         points = f["gt_points"][()]
