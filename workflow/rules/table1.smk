@@ -24,8 +24,8 @@ rule table1:
     input:
         decoder=rules.table1_decoder.output.specs,
     output:
-        csv=RESULTS / "table1.csv",
-        markdown=RESULTS / "table1.md",
+        csv=report(RESULTS / "table1.csv", category="Table 1", caption="../report/table1.rst"),
+        markdown=report(RESULTS / "table1.md", category="Table 1", caption="../report/table1.rst"),
     params:
         settings=config_json("table1"),
         renderer=config_json("renderer"),
