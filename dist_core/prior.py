@@ -407,7 +407,8 @@ def fit_latent_to_sdf_samples(decoder, samples: SdfSamples, iterations: int = 80
         p.requires_grad_(False)
     losses = []
     try:
-        for iteration in tqdm(range(iterations), desc="latent fit", disable=not progress, mininterval=2.0):
+        bar = tqdm(range(iterations), desc="latent fit", disable=not progress, mininterval=2.0)
+        for iteration in bar:
             batch = torch.cat([_window(pos, samples_per_step // 2, generator),
                                _window(neg, samples_per_step // 2, generator)]).to(device)
             for group in optimizer.param_groups:
@@ -420,6 +421,7 @@ def fit_latent_to_sdf_samples(decoder, samples: SdfSamples, iterations: int = 80
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.5f}", refresh=False)
     finally:
         for p in frozen:
             p.requires_grad_(True)
