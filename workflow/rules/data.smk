@@ -178,6 +178,8 @@ for _category in DATA["pmo"]["categories"]:
             mem_mb=2000,
         log:
             _data_log(f"multi_view_{_category}"),
+        benchmark:
+            RESULTS / "benchmarks" / f"data_multi_view_{_category}.tsv"
         script:
             "../scripts/data_multi_view.py"
 
