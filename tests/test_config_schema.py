@@ -80,8 +80,11 @@ def test_the_workflow_stops_at_start_on_a_misspelt_key(tmp_path):
 def _keys(node, schema):
     """Every property name of the schema, following $ref."""
     if isinstance(node, dict):
-        if "$ref" in node:
-            yield from _keys(schema["$defs"][node["$ref"].split("/")[-1]], schema)
+        if "$ref" in node and not node["$ref"].startswith("#/properties/"):  # those are walked anyway
+            target = schema
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            yield from _keys(target, schema)
         for key, child in node.get("properties", {}).items():
             yield key
             yield from _keys(child, schema)
