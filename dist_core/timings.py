@@ -70,3 +70,21 @@ def summarize_timings(jobs: pd.DataFrame) -> pd.DataFrame:
         "median_seconds": grouped["seconds"].median(), "max_seconds": grouped["seconds"].max(),
         "max_rss_mb": grouped["max_rss_mb"].max(),
     }).reset_index()
+
+
+def main(argv=None) -> None:
+    """``python -m dist_core.timings [benchmarks folder] [csv]``: gather now, without running the tables first."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    folder = Path(args[0] if args else "results/benchmarks")
+    jobs = gather_benchmarks(folder)
+    if len(args) > 1:
+        from .io import write_csv
+
+        write_csv(args[1], jobs)
+    print(summarize_timings(jobs).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -36,3 +36,14 @@ def test_a_foreign_tsv_names_the_file(tmp_path):
 def test_no_benchmarks_give_an_empty_table_with_the_columns(tmp_path):
     jobs = gather_benchmarks(tmp_path)
     assert jobs.empty and "seconds" in jobs.columns and summarize_timings(jobs).empty
+
+
+def test_the_command_line_writes_the_csv_and_prints_sums(tmp_path, capsys):
+    from dist_core.io import read_csv
+    from dist_core.timings import main
+
+    write(tmp_path / "bench" / "table1.tsv", (5.0, 100.0))
+    main([str(tmp_path / "bench"), str(tmp_path / "timings.csv")])
+    assert "table1" in capsys.readouterr().out
+    table, _ = read_csv(tmp_path / "timings.csv")
+    assert list(table["job"]) == ["table1"] and table["seconds"].iloc[0] == 5.0
