@@ -59,7 +59,7 @@ def camera_for(resolution, view):
 
 
 rows = render_color_views(decoder, field, latents, demo["resolutions"], lights, camera_for,
-                          **json.loads(snakemake.params.renderer))
+                          **{**json.loads(snakemake.params.renderer), **demo.get("renderer", {})})
 pd.DataFrame([{"instance": instances[i], "view": r["label"], "seconds": r["seconds"],
                "forward_queries": r["forward_queries"], "final_rmse": training.final_rmse}
               for i, row in enumerate(rows) for r in row]).to_csv(snakemake.output.csv, index=False)
