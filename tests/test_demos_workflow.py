@@ -11,11 +11,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TINY = f"""\
 results: results
+threads: 1              # two one-thread jobs at a time on --cores 2
 data:
   categories: [chair]
   synthetic: {{train_per_category: 2, test_per_category: 1, sdf_samples: 1000, surface_samples: 200}}
   pmo: {{categories: [chair], instances_per_category: 1, views: 2, resolution: 16, points: 100}}
 priors: {{source: shipped, shipped_dir: {REPO / 'resources' / 'priors'}, categories: [chair]}}
+table2: {{categories: [chair]}}
+table3: {{categories: [chair]}}
 demos:
   camera: {{category: chair, resolution: 32, iterations: 15, lr: 0.02, snapshots: [0, 15]}}
   color: {{category: chair, shapes: 2, samples_per_shape: 2000, iterations: 40, hidden: 32, layers: 2,

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = """\
 results: results
+threads: 1
 data:
   categories: [table]
   synthetic: {train_per_category: 3, test_per_category: 1, sdf_samples: 3000, surface_samples: 300}
@@ -39,8 +40,8 @@ priors:
   latent_size: 8
   network: {dims: [64, 64, 64], norm_layers: [0, 1, 2], latent_in: [1]}
   training: {epochs: 400, samples_per_scene: 2048, scenes_per_batch: 3, snapshot_every: 2}
-demos: {camera: {category: table}, color: {category: table}}
-report: {convergence: {category: table}}
+table2: {categories: [table]}
+table3: {categories: [table]}
 """
 
 
