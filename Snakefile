@@ -19,3 +19,11 @@ include: "workflow/rules/table1.smk"
 include: "workflow/rules/table2.smk"
 include: "workflow/rules/demos.smk"
 include: "workflow/rules/report.smk"
+
+
+# The default target: every table, figure and demo, then the timings (workflow/rules/report.smk).
+rule all:
+    default_target: True
+    input:
+        report_targets,
+        rules.timings.output,

@@ -1,7 +1,7 @@
 # The report and what only it needs: `snakemake --report results/report.html` gathers every output marked
 # report(...) (Tables 1-3, their figures, the demos, the convergence figure and the timings) in the DAG of
-# the default target `all`. Rules: convergence_figure (paper Fig. 7), timings (results/timings.csv from
-# the benchmark: files of every rule) and all.
+# the default target `all` (in the Snakefile: Snakemake ignores default_target in included files). Rules:
+# convergence_figure (paper Fig. 7) and timings (results/timings.csv from the benchmark: files of every rule).
 REPORT = config.get("report", {})
 
 
@@ -59,10 +59,3 @@ rule timings:
         RESULTS / "logs" / "report" / "timings.log",
     script:
         "../scripts/timings_gather.py"
-
-
-rule all:
-    default_target: True
-    input:
-        report_targets,
-        rules.timings.output,
