@@ -1,6 +1,7 @@
 """Rules camera_demo, color_demo and convergence_figure end to end on tiny settings with the shipped chair
 prior, then `snakemake --report` over them (about a minute: slow)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,15 @@ def test_demo_and_figure_rules_and_the_report(tmp_path):
     html = (tmp_path / "report.html").read_text(errors="replace")
     for name in ("camera_pose.png", "color_renders.png", "convergence.png", "Fig. 7"):
         assert name in html, name
+
+
+def test_a_bare_snakemake_plans_every_table_figure_demo_and_the_timings(tmp_path):
+    run = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "-s", str(REPO / "Snakefile"),
+                          "--directory", str(tmp_path), "--dry-run", "--configfile", str(REPO / "config" / "config.yaml"),
+                          "--config", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log[-3000:]
+    stats = log[log.index("Job stats:"):]
+    for rule in ("all", "timings", "table1", "table2_tables", "camera_demo", "color_demo", "convergence_figure"):
+        assert re.search(rf"^{rule}\s+\d+$", stats, re.M), rule
