@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/prior.smk"
 include: "workflow/rules/table1.smk"
 include: "workflow/rules/table2.smk"
+include: "workflow/rules/table3.smk"
 include: "workflow/rules/demos.smk"
 include: "workflow/rules/report.smk"
 

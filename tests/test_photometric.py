@@ -2,10 +2,20 @@
 
 import math
 
+import pytest
 import torch
 
 from dist_core import Camera, Sphere, render
 from dist_core.photometric import backproject_depth, bilinear_sample, photometric_loss, warp_view
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Small tensors: torch's thread barriers cost more than they save on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _surface_colour(points: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,114 @@
+# Table 3 (paper section 4.2.2): shape from multi-view colour images by photometric consistency, ours (rand
+# init) against PMO (original / rand init). One job per (category, method) runs the first table3.instances
+# sequences (loading the model per instance would cost more than a step); the `table3` rule gathers them.
+#
+# PMO's models: table3.pmo.source trained = results/table3/pmo/<category> (rule table3_pmo_train, minutes on a
+# CPU); shipped = resources/pmo/<category> (committed, never rebuilt).
+T3 = config["table3"]
+T3_DIR = RESULTS / "table3"
+T3_METHODS = list(T3["methods"])
+if T3["pmo"]["source"] not in ("trained", "shipped"):
+    raise ValueError(f"config table3.pmo.source must be 'trained' or 'shipped', got {T3['pmo']['source']!r}")
+for _category in T3["categories"]:
+    if _category not in DATA["pmo"]["categories"]:
+        raise ValueError(f"config table3.categories: {_category!r} has no multi-view data; add it to data.pmo.categories")
+
+
+def table3_instances(category):
+    return data_pmo_instances(category)[: T3["instances"]]
+
+
+def table3_pmo_dir(category):
+    if T3["pmo"]["source"] == "shipped":
+        return Path(T3["pmo"]["shipped_dir"]) / category
+    return T3_DIR / "pmo" / category
+
+
+def table3_result(category, method, instance):
+    return T3_DIR / category / method / f"{instance}.h5"
+
+
+def _table3_settings():
+    """The table3 section with the renderer overrides applied: a param, so edits rerun the fits."""
+    return json.dumps({**T3, "renderer": {**config["renderer"], **T3.get("renderer", {})}}, sort_keys=True)
+
+
+rule table3_pmo_train:
+    input:
+        split=lambda wildcards: data_split_file(wildcards.category, "train"),
+        cameras=_pmo.camera_path(DATA["pmo_root"]),
+    output:
+        specs=T3_DIR / "pmo" / "{category}" / "specs.json",
+    wildcard_constraints:
+        category="|".join(T3["categories"]),
+    params:
+        pmo=json.dumps(T3["pmo"], sort_keys=True),
+        resolution=T3["resolution"],
+        background=T3["background"],
+        instances=lambda wildcards: data_instances(wildcards.category, "train"),
+        data=lambda wildcards: DATA_JSON,
+        seed=config["seed"],
+        device=config["device"],
+    threads: T3["threads"]
+    resources:
+        mem_mb=3000,
+    log:
+        RESULTS / "logs" / "table3" / "pmo_train_{category}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table3_pmo_train_{category}.tsv"
+    script:
+        "../scripts/table3_pmo_train.py"
+
+
+for _category in T3["categories"]:
+    for _method in T3_METHODS:
+
+        rule:
+            name:
+                f"table3_{_category}_{_method}"
+            input:
+                views=[data_multi_view(_category, i) for i in table3_instances(_category)],
+                model=prior_files(_category) if _method == "ours_rand" else [table3_pmo_dir(_category) / "specs.json"],
+            output:
+                [table3_result(_category, _method, i) for i in table3_instances(_category)],
+            params:
+                category=_category,
+                method=_method,
+                instances=table3_instances(_category),
+                model_dir=str(prior_dir(_category) if _method == "ours_rand" else table3_pmo_dir(_category)),
+                settings=_table3_settings(),
+                seed=config["seed"],
+                device=config["device"],
+            threads: T3["threads"]
+            resources:
+                mem_mb=3000,
+            log:
+                RESULTS / "logs" / "table3" / f"{_category}_{_method}.log",
+            benchmark:
+                RESULTS / "benchmarks" / f"table3_{_category}_{_method}.tsv"
+            script:
+                "../scripts/table3_method.py"
+
+
+rule table3:
+    input:
+        results=[table3_result(c, m, i) for c in T3["categories"] for m in T3_METHODS for i in table3_instances(c)],
+        views=[data_multi_view(c, table3_instances(c)[0]) for c in T3["categories"]],
+    output:
+        csv=report(RESULTS / "table3.csv", category="Table 3", caption="../report/table3.rst"),
+        per_instance=report(RESULTS / "table3_per_instance.csv", category="Table 3", caption="../report/table3.rst"),
+        markdown=report(RESULTS / "table3.md", category="Table 3", caption="../report/table3.rst"),
+        figures=[report(RESULTS / f"table3_{c}.png", category="Table 3", caption="../report/table3.rst")
+                 for c in T3["categories"]],
+    params:
+        categories=T3["categories"],
+        methods=T3_METHODS,
+        settings=_table3_settings(),
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    log:
+        RESULTS / "logs" / "table3" / "table3.log",
+    script:
+        "../scripts/table3.py"
