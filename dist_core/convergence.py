@@ -57,7 +57,7 @@ def convergence_figure(path, rows: list[dict]) -> None:
 
     tracers = list(dict.fromkeys(r["tracer"] for r in rows))
     eps_values = list(dict.fromkeys(r["eps"] for r in rows))
-    fig, axes = plt.subplots(len(tracers), len(eps_values), figsize=(2.3 * len(eps_values), 2.5 * len(tracers)),
+    fig, axes = plt.subplots(len(tracers), len(eps_values), figsize=(2.3 * len(eps_values), 2.9 * len(tracers)),
                              squeeze=False)
     for row in rows:
         axis = axes[tracers.index(row["tracer"])][eps_values.index(row["eps"])]
