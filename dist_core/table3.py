@@ -145,6 +145,8 @@ def chamfer_gt_to_prediction(gt_points: np.ndarray, vertices: np.ndarray, faces:
     """The Table 3 metric (:data:`METRIC`) and the ``count`` points sampled on the predicted mesh."""
     if len(faces) == 0:
         raise FitDiverged("the predicted shape is empty (no surface inside the unit sphere)")
+    if not np.isfinite(vertices).all():
+        raise FitDiverged("the predicted mesh has non-finite vertices: the optimisation diverged")
     points = metrics.sample_mesh_surface(vertices, faces, count, seed=seed)
     return metrics.TABLE_SCALE * metrics.chamfer_one_sided(gt_points, points), points
 

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from ..camera import Camera
 from ..io import atomic_path
-from ..multiview import MultiViewResult, MultiViewSettings, optimize_photometric
+from ..multiview import FitDiverged, MultiViewResult, MultiViewSettings, optimize_photometric
 
 __all__ = [
     "PMO_FILE",
@@ -281,7 +281,10 @@ def optimize_pmo(model: PMOModel, images, cameras: list, settings: MultiViewSett
     faces = model.decoder.faces
 
     def render_depth(code, camera):
-        return mesh_depth(model.decoder(code), faces, camera), {}
+        vertices = model.decoder(code)
+        if not torch.isfinite(vertices).all():
+            raise FitDiverged("the PMO decoder produced non-finite vertices; lower the learning rate")
+        return mesh_depth(vertices, faces, camera), {}
 
     start = time.perf_counter()
     result = optimize_photometric(render_depth, init, images, cameras, settings, progress=progress,
