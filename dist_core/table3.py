@@ -202,12 +202,12 @@ def run_method(method: str, category: str, instance: str, data: MultiViewInput, 
                 meshes = [(epoch, pmo_model.decoder(code).numpy(), faces) for epoch, code in fit.snapshots]
         else:
             raise ValueError(f"unknown Table 3 method {method!r}; choose from {sorted(METHODS)}")
-        result.chamfer, result.points = chamfer_gt_to_prediction(data.gt_points, meshes[-1][1], meshes[-1][2],
-                                                                 instance_seed)
         result.losses = np.asarray(fit.losses)
         result.snapshots = meshes
         result.seconds_per_step, result.steps = fit.seconds_per_step, fit.steps
         result.forward_queries_per_step = fit.forward_queries_per_step
+        result.chamfer, result.points = chamfer_gt_to_prediction(data.gt_points, meshes[-1][1], meshes[-1][2],
+                                                                 instance_seed)
         if not math.isfinite(result.chamfer):
             raise FitDiverged(f"Chamfer distance is {result.chamfer}")
     except (FitDiverged, ValueError) as err:
