@@ -309,12 +309,20 @@ def figure(path, category: str, images: np.ndarray, ours: InstanceResult, pmo: l
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import trimesh
 
     from .prior_report import render_mesh
 
+    def shade(vertices, faces):
+        # A decoded template may come out inside-out; orient the faces outwards so that the shading reads.
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        if len(faces):
+            trimesh.repair.fix_normals(mesh)
+        return render_mesh(mesh.vertices, mesh.faces)
+
     panels = [(f"view {k}", images[k]) for k in range(min(len(images), 4))]
-    steps = [(f"ours epoch {epoch}", render_mesh(v, f)) for epoch, v, f in ours.snapshots]
-    others = [(f"{METHODS[r.method]}\n{r.chamfer:.2f}", render_mesh(r.snapshots[-1][1], r.snapshots[-1][2]))
+    steps = [(f"ours epoch {epoch}", shade(v, f)) for epoch, v, f in ours.snapshots]
+    others = [(f"{METHODS[r.method]}\n{r.chamfer:.2f}", shade(r.snapshots[-1][1], r.snapshots[-1][2]))
               for r in pmo if r.snapshots]
     columns = max(len(panels), len(steps), len(others) + 1, 1)
     fig, axes = plt.subplots(3, columns, figsize=(2.0 * columns, 6.4), squeeze=False)
