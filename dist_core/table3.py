@@ -48,6 +48,7 @@ __all__ = [
     "summarize_table",
     "markdown_table",
     "figure",
+    "robustness_rows",
 ]
 
 METHODS = {"pmo_original": "PMO (original)", "pmo_rand": "PMO (rand init)", "ours_rand": "Ours (rand init)"}
@@ -344,3 +345,24 @@ def figure(path, category: str, images: np.ndarray, ours: InstanceResult, pmo: l
         fig.savefig(tmp, dpi=90, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
+
+
+def robustness_rows(category: str, inputs: list, settings: dict, seed: int, decoder=None, latent_size=None,
+                    pmo_model=None, renderer: dict | None = None, progress: bool = True) -> list:
+    """The robustness tests of paper Fig. 10 on ``inputs`` (list of ``(instance, MultiViewInput)``).
+
+    (a) focal length: every ``settings["robustness"]["focal_scales"]`` value, ours and PMO (original) (PMO's
+    encoder was trained at scale 1); (b) noise of standard deviation ``code_noise`` added to PMO's encoder code
+    (ours starts from a random code and is run once, at noise 0). Returns tidy rows: experiment, value, method,
+    instance, status, chamfer.
+    """
+    plan = settings["robustness"]
+    runs = [("focal_scale", s, m, {"focal_scale": s}) for s in plan["focal_scales"] for m in ("ours_rand", "pmo_original")]
+    runs += [("pmo_code_noise", n, "pmo_original", {"pmo_code_noise": n}) for n in plan["code_noise"]]
+    rows = []
+    for experiment, value, method, override in runs:
+        for instance, data in inputs:
+            result = run_method(method, category, instance, data, {**settings, **override}, seed, decoder=decoder,
+                                latent_size=latent_size, pmo_model=pmo_model, renderer=renderer, progress=progress)
+            rows.append({"experiment": experiment, "value": value, **result.row()})
+    return rows

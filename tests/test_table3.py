@@ -127,3 +127,21 @@ def test_table_counts_failures_and_markdown_has_the_papers_layout():
     assert "| PMO (original) | - | - |" in text
     table.to_csv("/dev/null")
     assert list(pd.DataFrame(rows).columns)[:3] == ["category", "instance", "method"]
+
+
+def test_robustness_rows_cover_every_focal_scale_and_code_noise():
+    from dist_core import Sphere
+    from dist_core.table3 import robustness_rows
+
+    cameras = _cameras()
+    data = MultiViewInput(np.random.default_rng(0).uniform(size=(3, 16, 16, 3)), np.ones((3, 16, 16), bool),
+                          cameras, np.random.default_rng(1).normal(size=(50, 3)) * 0.3)
+    settings = {**_settings(), "robustness": {"instances": 1, "focal_scales": [1.0, 2.0], "code_noise": [0.0, 0.1]}}
+    rows = robustness_rows("car", [("abc", data)], settings, seed=0, decoder=Sphere(radius=0.5), latent_size=4,
+                           pmo_model=_pmo_model(), renderer={"coarse_to_fine": False}, progress=False)
+    plan = sorted((r["experiment"], r["value"], r["method"]) for r in rows)
+    assert plan == sorted([("focal_scale", 1.0, "ours_rand"), ("focal_scale", 1.0, "pmo_original"),
+                           ("focal_scale", 2.0, "ours_rand"), ("focal_scale", 2.0, "pmo_original"),
+                           ("pmo_code_noise", 0.0, "pmo_original"), ("pmo_code_noise", 0.1, "pmo_original")])
+    noisy = [r for r in rows if r["experiment"] == "pmo_code_noise"]
+    assert all(r["status"] == "ok" for r in noisy) and noisy[0]["chamfer"] != noisy[1]["chamfer"]
