@@ -52,6 +52,12 @@ CAMERA_CONVENTION = (
 DEPTH_CONVENTION = "camera-frame z (not ray length); 0 on background, see mask"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path``, on error delete it.
@@ -66,6 +72,8 @@ def atomic_path(path) -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        if tmp.exists():  # mkstemp's file is private (0600); the result gets a normal file's mode
+            tmp.chmod(0o666 & ~_current_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():

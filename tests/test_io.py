@@ -43,6 +43,20 @@ def test_atomic_path_keeps_suffix_for_format_sniffing_libraries(tmp_path):
         np.testing.assert_array_equal(data["a"], np.arange(3))
 
 
+def test_atomic_path_gives_files_the_mode_of_a_normal_write(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        with io.atomic_path(tmp_path / "table.csv") as tmp:
+            tmp.write_text("a,b\n1,2\n")
+        (tmp_path / "plain.csv").write_text("a,b\n1,2\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "table.csv").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "table.csv").stat().st_mode == (tmp_path / "plain.csv").stat().st_mode
+
+
 def test_camera_and_camera_stack_round_trip(tmp_path):
     cameras = [Camera.look_at((0.0, 0.5, -2.0 - i), fov_degrees=30 + i, width=40, height=30) for i in range(3)]
     path = tmp_path / "cams.h5"
