@@ -73,9 +73,11 @@ rule prior_report:
         priors=[prior_files(c) for c in PRIORS["categories"]],
         splits=[data_split_file(c, s) for c in PRIORS["categories"] for s in ("train", "test")],
     output:
-        csv=RESULTS / "priors" / "quality.csv",
-        per_shape=RESULTS / "priors" / "quality_per_shape.csv",
-        picture=RESULTS / "priors" / "reconstructions.png",
+        csv=report(RESULTS / "priors" / "quality.csv", category="Shape priors", caption="../report/priors.rst"),
+        per_shape=report(RESULTS / "priors" / "quality_per_shape.csv", category="Shape priors",
+                         caption="../report/priors.rst"),
+        picture=report(RESULTS / "priors" / "reconstructions.png", category="Shape priors",
+                       caption="../report/priors.rst"),
     params:
         categories=PRIORS["categories"],
         prior_dirs=[str(prior_dir(c)) for c in PRIORS["categories"]],

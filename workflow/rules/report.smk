@@ -35,7 +35,7 @@ rule convergence_figure:
 def report_targets(wildcards=None):
     """The final outputs of every table, demo and figure the workflow defines. An input function: it runs
     once every rule file is included, whatever their order in the Snakefile."""
-    targets = [*rules.convergence_figure.output, *rules.demos.input]
+    targets = [*rules.convergence_figure.output, *rules.demos.input, *rules.prior_report.output]
     for name in ("table1", "table2", "table3"):
         if workflow.is_rule(name):
             table = workflow.get_rule(name)
