@@ -195,7 +195,7 @@ def optimize_photometric(render_depth, code: torch.Tensor, images, cameras: list
             losses.append(float(total.detach()))
             seconds += time.perf_counter() - start
             steps += 1
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         if not torch.isfinite(code).all():
             raise FitDiverged(f"the code became non-finite at epoch {epoch}; lower the learning rate")
         if epoch % settings.snapshot_every == 0 or epoch == settings.epochs:

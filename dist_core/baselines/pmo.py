@@ -207,7 +207,7 @@ def train_mesh_decoder(surface_points: list, settings: dict, seed: int, device="
             optimizer.step()
             total += float(loss.detach()) * len(batch)
         history.append(total / len(clouds))
-        bar.set_postfix(loss=f"{history[-1]:.5f}")
+        bar.set_postfix(loss=f"{history[-1]:.5f}", refresh=False)
     return decoder.eval(), codes.detach(), history
 
 
@@ -239,7 +239,7 @@ def train_image_encoder(images: np.ndarray, shape_index: np.ndarray, codes: torc
             optimizer.step()
             total += float(loss.detach()) * len(batch)
         history.append(total / len(x_all))
-        bar.set_postfix(loss=f"{history[-1]:.5f}")
+        bar.set_postfix(loss=f"{history[-1]:.5f}", refresh=False)
     return encoder.eval(), history
 
 
