@@ -199,10 +199,16 @@ def optimisation_step(sdf, latent: torch.Tensor, camera: Camera, target_depth: t
 
 def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, rows=ABLATION_ROWS,
                         perturbation: float = 0.05, seed: int = 0, progress=None) -> list[dict]:
-    """Measure every row of ``rows`` on one scene; returns one dict per row (the columns of table1.csv)."""
+    """Measure every row of ``rows`` on one scene; returns one dict per row (the columns of table1.csv).
+
+    The step starts from ``latent`` plus ``perturbation`` x N(0, 1) per dimension, against the rendering of
+    ``latent``; a scene whose target or start renders no surface is refused (its figures would time an
+    empty image)."""
     device = latent.device
     with torch.no_grad():
         target = render(sdf, latent, camera, outputs=("depth",))
+    if not target.valid.any():
+        raise ValueError(f"{scene}: the target renders no surface pixel; check the SDF and the camera")
     generator = torch.Generator().manual_seed(seed)
     start_latent = latent + perturbation * torch.randn(latent.shape, generator=generator).to(latent)
     pixels = camera.width * camera.height
@@ -212,6 +218,9 @@ def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, r
         peak_memory_reset(device)
         stats = optimisation_step(sdf, start_latent, camera, target.depth, target.valid,
                                   max_steps=max_steps, **options)
+        if stats["valid_pixels"] == 0:
+            raise ValueError(f"{scene}: the perturbed start code renders no surface pixel (of "
+                             f"{int(target.valid.sum())} in the target); use a smaller perturbation than {perturbation}")
         results.append({
             "scene": scene,
             "method": method,

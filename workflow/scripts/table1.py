@@ -28,7 +28,7 @@ for p in decoder.parameters():
     p.requires_grad_(False)
 code = codes[0].to(device)
 camera = benchmark.decoder_scene_camera(resolution, settings["fov_degrees"], settings["camera_distance"])
-rows += benchmark.efficiency_ablation(decoder, code, camera, scene=f"chair, DeepSDF decoder {len(specs['NetworkSpecs']['dims'])}x{specs['NetworkSpecs']['dims'][0]}",
+rows += benchmark.efficiency_ablation(decoder, code, camera, perturbation=settings["decoder"]["perturbation"], scene=f"chair, DeepSDF decoder {len(specs['NetworkSpecs']['dims'])}x{specs['NetworkSpecs']['dims'][0]}",
                                       progress=lambda r: tqdm(r, desc="decoder scene", mininterval=5))
 plain = benchmark.inference_throughput(decoder, code, resolution * resolution, chunk)
 table = pd.DataFrame(rows)
