@@ -12,7 +12,7 @@ from dist_core.runtime import setup
 
 settings = json.loads(snakemake.params.settings)
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
-spec = settings["decoder"]
+spec = settings
 specs = {
     "Description": "Table 1 benchmark decoder: DeepSDF's architecture fitted to dist_core.benchmark.procedural_chair "
                    "from a geometric initialisation",
@@ -25,7 +25,7 @@ torch.manual_seed(snakemake.params.seed)
 decoder = geometric_init_(Decoder.from_specs(specs)).to(device)
 latent = (torch.randn(spec["latent_size"]) * 0.01).to(device)
 losses = fit_decoder_to_sdf(decoder, procedural_chair(), latent, spec["fit_iterations"], batch=spec["fit_batch"],
-                            lr=spec.get("fit_lr", 5e-4),
+                            lr=spec["fit_lr"],
                             seed=snakemake.params.seed, progress=lambda it: tqdm(it, desc="fit decoder", mininterval=5))
 out = Path(snakemake.output.specs).parent
 save_experiment(out, decoder.cpu(), specs, latent_codes=latent.cpu()[None], epoch=len(losses))
