@@ -10,9 +10,8 @@ from dist_core.benchmark import fit_decoder_to_sdf, geometric_init_, procedural_
 from dist_core.decoder import Decoder, save_experiment
 from dist_core.runtime import setup
 
-settings = json.loads(snakemake.params.settings)
+spec = json.loads(snakemake.params.settings)  # the fit keys of table1.decoder
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
-spec = settings
 specs = {
     "Description": "Table 1 benchmark decoder: DeepSDF's architecture fitted to dist_core.benchmark.procedural_chair "
                    "from a geometric initialisation",
