@@ -6,7 +6,7 @@ import math
 import torch
 
 from dist_core import Camera, Sphere
-from dist_core.convergence import convergence_figure, convergence_renders
+from dist_core.experiments.convergence import convergence_figure, convergence_renders
 
 torch.set_num_threads(2)
 

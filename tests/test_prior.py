@@ -160,7 +160,8 @@ def test_deepsdf_schedules_and_published_specs():
 
 
 def test_report_scores_a_learned_code_against_surface_samples_in_the_mesh_frame(trained, dataset, tmp_path):
-    from dist_core.prior_report import reconstruct, render_mesh
+    from dist_core.experiments.prior_report import reconstruct
+    from dist_core.mesh_picture import render_mesh
 
     result, _ = trained
     root, _ = dataset

@@ -14,7 +14,7 @@ from dist_core.data.deepsdf import Normalization
 from dist_core.data.inputs import SingleViewInput
 from dist_core.render import render
 from dist_core.sdf import Sphere
-from dist_core.table2 import (PAPER_TABLE2, Table2Options, assemble, evaluate_instance, markdown_table,
+from dist_core.experiments.table2 import (PAPER_TABLE2, Table2Options, assemble, evaluate_instance, markdown_table,
                               per_instance_rows, read_instance, write_instance)
 
 

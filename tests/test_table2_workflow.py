@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dist_core.table2 import read_instance
+from dist_core.experiments.table2 import read_instance
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = """\

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dist_core.timings import gather_benchmarks, summarize_timings
+from dist_core.experiments.timings import gather_benchmarks, summarize_timings
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -40,7 +40,7 @@ def test_no_benchmarks_give_an_empty_table_with_the_columns(tmp_path):
 
 def test_the_command_line_writes_the_csv_and_prints_sums(tmp_path, capsys):
     from dist_core.io import read_csv
-    from dist_core.timings import main
+    from dist_core.experiments.timings import main
 
     write(tmp_path / "bench" / "table1.tsv", (5.0, 100.0))
     main([str(tmp_path / "bench"), str(tmp_path / "timings.csv")])

@@ -15,7 +15,7 @@ from ..data.embedded import load_synthetic_shape, render_colour_views
 from ..data.inputs import MultiViewInput
 from ..data.preprocess import sample_surface
 from ..data.seeding import derived_rng, derive_seed
-from ..table3 import prepare_views
+from ..data.views import prepare_views
 from .pmo import PMOModel, train_image_encoder, train_mesh_decoder
 
 __all__ = ["training_set", "train_pmo"]

@@ -1,6 +1,6 @@
 # Table 2: shape completion from one dense or sparse depth image (paper section 4.2.1).
 #
-# One job per test instance runs every setting and method (dist_core.table2.evaluate_instance): a job
+# One job per test instance runs every setting and method (dist_core.experiments.table2.evaluate_instance): a job
 # spends about 3 s importing torch and loading the prior against one to two minutes of optimisation, and
 # 17 jobs per instance (setting x method) would repeat that start-up 17 times. On a cluster,
 # `--groups table2_instance=t2 --group-components t2=<n>` packs several instances per submission.

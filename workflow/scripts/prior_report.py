@@ -5,7 +5,7 @@ import logging
 
 import pandas as pd
 
-from dist_core.prior_report import category_quality, reconstruction_grid
+from dist_core.experiments.prior_report import category_quality, reconstruction_grid
 from dist_core.runtime import setup
 
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)

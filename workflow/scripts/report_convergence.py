@@ -1,11 +1,11 @@
-"""Renders of one prior shape at several convergence thresholds (paper Fig. 7; dist_core.convergence)."""
+"""Renders of one prior shape at several convergence thresholds (paper Fig. 7; dist_core.experiments.convergence)."""
 
 import json
 import logging
 
 import pandas as pd
 
-from dist_core.convergence import convergence_figure, convergence_renders
+from dist_core.experiments.convergence import convergence_figure, convergence_renders
 from dist_core.data.pmo import circle_cameras
 from dist_core.decoder import load_experiment
 from dist_core.runtime import setup

@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from dist_core import benchmark
+from dist_core.experiments import table1 as benchmark
 from dist_core.decoder import load_experiment
 from dist_core.runtime import setup
 

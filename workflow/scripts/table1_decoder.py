@@ -6,14 +6,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from dist_core.benchmark import fit_decoder_to_sdf, geometric_init_, procedural_chair
+from dist_core.experiments.table1 import fit_decoder_to_sdf, geometric_init_, procedural_chair
 from dist_core.decoder import Decoder, save_experiment
 from dist_core.runtime import setup
 
 spec = json.loads(snakemake.params.settings)  # the fit keys of table1.decoder
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
 specs = {
-    "Description": "Table 1 benchmark decoder: DeepSDF's architecture fitted to dist_core.benchmark.procedural_chair "
+    "Description": "Table 1 benchmark decoder: DeepSDF's architecture fitted to dist_core.experiments.table1.procedural_chair "
                    "from a geometric initialisation",
     "CodeLength": spec["latent_size"],
     "NetworkSpecs": {"dims": spec["dims"], "dropout": None, "dropout_prob": 0.0,

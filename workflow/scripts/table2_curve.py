@@ -5,7 +5,7 @@ import logging
 
 from dist_core import io
 from dist_core.runtime import setup
-from dist_core.table2 import Table2Options, curve_figure, load_instance, load_prior, loss_chamfer_curve
+from dist_core.experiments.table2 import Table2Options, curve_figure, load_instance, load_prior, loss_chamfer_curve
 
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
 log = logging.getLogger("table2_curve")

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 
 from dist_core import io
-from dist_core.table2 import TABLE2_VERSION, CHAMFER_UNITS, Table2Options, evaluate_instance, load_instance, load_prior, write_instance
+from dist_core.experiments.table2 import TABLE2_VERSION, CHAMFER_UNITS, Table2Options, evaluate_instance, load_instance, load_prior, write_instance
 from dist_core.runtime import setup
 
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)

@@ -7,7 +7,7 @@ import pandas as pd
 from dist_core import io
 from dist_core.data import deepsdf, shapenet
 from dist_core.runtime import setup
-from dist_core.table2 import assemble, category_figure, load_instance, markdown_table, per_instance_rows, read_instance
+from dist_core.experiments.table2 import assemble, category_figure, load_instance, markdown_table, per_instance_rows, read_instance
 
 setup(snakemake.threads, snakemake.log[0])
 log = logging.getLogger("table2_tables")

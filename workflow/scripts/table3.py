@@ -8,7 +8,8 @@ import pandas as pd
 
 from dist_core.data.inputs import read_multi_view
 from dist_core.runtime import setup
-from dist_core.table3 import figure, markdown_table, prepare_views, read_instance, summarize_table
+from dist_core.data.views import prepare_views
+from dist_core.experiments.table3 import figure, markdown_table, read_instance, summarize_table
 from dist_core.data.seeding import derive_seed
 
 setup(snakemake.threads, snakemake.log[0])

@@ -1,4 +1,4 @@
-"""Run one Table 3 method on the first instances of one category (dist_core.table3.run_method)."""
+"""Run one Table 3 method on the first instances of one category (dist_core.experiments.table3.run_method)."""
 
 import json
 import logging
@@ -7,7 +7,7 @@ from dist_core.baselines.pmo import load_pmo
 from dist_core.data.inputs import read_multi_view
 from dist_core.decoder import load_experiment
 from dist_core.runtime import setup
-from dist_core.table3 import run_method, write_instance
+from dist_core.experiments.table3 import run_method, write_instance
 
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
 log = logging.getLogger("table3")

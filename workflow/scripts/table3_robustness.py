@@ -1,4 +1,4 @@
-"""Paper Fig. 10 robustness tests (dist_core.table3.robustness_rows): results/table3_robustness.csv."""
+"""Paper Fig. 10 robustness tests (dist_core.experiments.table3.robustness_rows): results/table3_robustness.csv."""
 
 import json
 import logging
@@ -9,7 +9,7 @@ from dist_core.baselines.pmo import load_pmo
 from dist_core.data.inputs import read_multi_view
 from dist_core.decoder import load_experiment
 from dist_core.runtime import setup
-from dist_core.table3 import robustness_rows
+from dist_core.experiments.table3 import robustness_rows
 
 device = setup(snakemake.threads, snakemake.log[0], snakemake.params.device)
 settings = json.loads(snakemake.params.settings)

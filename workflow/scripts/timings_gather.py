@@ -1,10 +1,10 @@
-"""Gather the benchmark: files of every job into results/timings.csv (dist_core.timings)."""
+"""Gather the benchmark: files of every job into results/timings.csv (dist_core.experiments.timings)."""
 
 import logging
 
 from dist_core.io import write_csv
 from dist_core.runtime import setup
-from dist_core.timings import gather_benchmarks, summarize_timings
+from dist_core.experiments.timings import gather_benchmarks, summarize_timings
 
 setup(snakemake.threads, snakemake.log[0], "cpu")
 jobs = gather_benchmarks(snakemake.params.folder)

@@ -73,14 +73,14 @@ def summarize_timings(jobs: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    """``python -m dist_core.timings [benchmarks folder] [csv]``: gather now, without running the tables first."""
+    """``python -m dist_core.experiments.timings [benchmarks folder] [csv]``: gather now, without running the tables first."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     folder = Path(args[0] if args else "results/benchmarks")
     jobs = gather_benchmarks(folder)
     if len(args) > 1:
-        from .io import write_csv
+        from ..io import write_csv
 
         write_csv(args[1], jobs)
     print(summarize_timings(jobs).to_string(index=False))

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import metrics
-from .data import deepsdf, shapenet
-from .data.preprocess import sample_surface
-from .data.seeding import derive_seed, derived_rng
-from .mesh import SDFMesh, extract_mesh
-from .prior import SdfSamples, fit_latent_to_sdf_samples
+from .. import metrics
+from ..data import deepsdf, shapenet
+from ..data.preprocess import sample_surface
+from ..data.seeding import derive_seed, derived_rng
+from ..mesh import SDFMesh, extract_mesh
+from ..prior import SdfSamples, fit_latent_to_sdf_samples
 
-__all__ = ["Reconstruction", "reconstruct", "ground_truth_points", "render_mesh", "reconstruction_grid",
+__all__ = ["Reconstruction", "reconstruct", "ground_truth_points", "reconstruction_grid",
            "category_quality"]
 
 
@@ -86,21 +86,6 @@ def fit_and_reconstruct(decoder, samples: SdfSamples, key, data_dir, shapenet_ro
                        trusted_distance, result.seconds, result.loss)
 
 
-def render_mesh(vertices: np.ndarray, faces: np.ndarray, size: int = 128) -> np.ndarray:
-    """(size, size) grey image of a normalised-frame mesh from a fixed three-quarter view (0 = background)."""
-    import trimesh
-
-    from .camera import Camera
-    from .data.groundtruth import lambertian, raycast
-
-    camera = Camera.look_at((1.6, 1.1, -1.9), fov_degrees=40.0, width=size, up=(0.0, 1.0, 0.0))
-    if len(faces) == 0:
-        return np.zeros((size, size))
-    gt = raycast(trimesh.Trimesh(vertices, faces, process=False), camera, normal_frame="world")
-    image = lambertian(np.full(gt.normal.shape, 0.85), gt.normal, gt.mask)
-    return np.where(gt.mask, image[..., 0], 1.0)
-
-
 def reconstruction_grid(path, rows: list[tuple[str, list[tuple[str, np.ndarray]]]]) -> Path:
     """A PNG grid: one row per (label, [(title, image)]), e.g. GT beside reconstruction for a few shapes."""
     import matplotlib
@@ -108,7 +93,7 @@ def reconstruction_grid(path, rows: list[tuple[str, list[tuple[str, np.ndarray]]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from ..io import atomic_path
 
     cols = max(len(images) for _, images in rows)
     fig, axes = plt.subplots(len(rows), cols, figsize=(1.6 * cols, 1.7 * len(rows)), squeeze=False)
@@ -130,7 +115,7 @@ def reconstruction_grid(path, rows: list[tuple[str, list[tuple[str, np.ndarray]]
 
 
 def _provenance(folder) -> dict:
-    from .prior import PROVENANCE_FILE
+    from ..prior import PROVENANCE_FILE
 
     try:
         return json.loads((Path(folder) / PROVENANCE_FILE).read_text())
@@ -146,9 +131,9 @@ def category_quality(category: str, folder, data: dict, report: dict, seed: int,
     """
     from tqdm import tqdm
 
-    from .data.embedded import split_file
-    from .decoder import load_experiment
-    from .prior import load_sdf_samples
+    from ..data.embedded import split_file
+    from ..decoder import load_experiment
+    from ..prior import load_sdf_samples
 
     decoder, codes, specs = load_experiment(folder, map_location=device)
     for p in decoder.parameters():

@@ -1,8 +1,8 @@
-"""dist_core.benchmark helpers that Table 1 relies on."""
+"""dist_core.experiments.table1 helpers that Table 1 relies on."""
 
 import torch
 
-from dist_core import benchmark
+from dist_core.experiments import table1 as benchmark
 from dist_core.decoder import Decoder
 
 

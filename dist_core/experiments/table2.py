@@ -37,13 +37,13 @@ import h5py
 import numpy as np
 import torch
 
-from . import io, metrics
-from .baselines.deepsdf import fit_depth_deepsdf
-from .data.seeding import derive_seed
-from .data.sparse import PAPER_LABELS
-from .fit import FitOptions, depth_target, fit_latent_to_depth
-from .mesh import extract_mesh
-from .render import render
+from .. import io, metrics
+from ..baselines.deepsdf import fit_depth_deepsdf
+from ..data.seeding import derive_seed
+from ..data.sparse import PAPER_LABELS
+from ..fit import FitOptions, depth_target, fit_latent_to_depth
+from ..mesh import extract_mesh
+from ..render import render
 
 __all__ = ["load_prior", "load_instance", "METHODS", "METHOD_LABELS", "PAPER_TABLE2", "CHAMFER_UNITS", "Table2Options", "MethodResult",
            "evaluate_instance", "write_instance", "read_instance", "per_instance_rows", "assemble",
@@ -142,8 +142,8 @@ class MethodResult:
 
 def load_prior(folder, device) -> tuple[torch.nn.Module, torch.Tensor]:
     """The category's decoder (eval mode, frozen) and its mean training code, on ``device``."""
-    from .decoder import load_experiment
-    from .prior import load_mean_latent
+    from ..decoder import load_experiment
+    from ..prior import load_mean_latent
 
     decoder, _, _ = load_experiment(folder, map_location=device)
     decoder.eval()
@@ -154,8 +154,8 @@ def load_prior(folder, device) -> tuple[torch.nn.Module, torch.Tensor]:
 
 def load_instance(view_path, deepsdf_dir, dataset: str):
     """The single-view input of an instance, its GT surface samples (mesh frame) and its normalisation."""
-    from .data import deepsdf
-    from .data.inputs import read_single_view
+    from ..data import deepsdf
+    from ..data.inputs import read_single_view
 
     view = read_single_view(view_path)
     key = (dataset, view.attrs["synset"], view.attrs["instance"])
@@ -370,13 +370,13 @@ def markdown_table(table, with_paper: bool = False) -> str:
 def category_figure(path, category: str, instance: str, view, gt_mesh, results: list[MethodResult],
                     settings=SETTINGS) -> Path:
     """A PNG per category: per setting, the given depth pixels, the GT and each method's mesh seen from a
-    novel view (:func:`dist_core.prior_report.render_mesh`), Chamfer x 1000 in the titles."""
+    novel view (:func:`dist_core.mesh_picture.render_mesh`), Chamfer x 1000 in the titles."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .prior_report import render_mesh
+    from ..mesh_picture import render_mesh
 
     methods = [m for m in METHODS if any(r.method == m for r in results)]
     gt_image = render_mesh(np.asarray(gt_mesh.vertices), np.asarray(gt_mesh.faces))

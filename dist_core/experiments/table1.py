@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from .camera import Camera
-from .decoder import Decoder
-from .render import render
-from .sdf import Box, Sphere, Union
+from ..camera import Camera
+from ..decoder import Decoder
+from ..render import render
+from ..sdf import Box, Sphere, Union
 
 __all__ = ["ABLATION_ROWS", "comparison_scene", "decoder_scene_camera", "peak_memory_reset", "peak_memory_mb", "procedural_chair", "fit_decoder_to_sdf",
            "geometric_init_", "inference_throughput", "optimisation_step", "efficiency_ablation"]

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from .render import render
+from ..render import render
 
 __all__ = ["TRACERS", "convergence_renders", "convergence_figure"]
 
@@ -53,7 +53,7 @@ def convergence_figure(path, rows: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from ..io import atomic_path
 
     tracers = list(dict.fromkeys(r["tracer"] for r in rows))
     eps_values = list(dict.fromkeys(r["eps"] for r in rows))
