@@ -3,11 +3,14 @@
 * :func:`depth_l1` is ``L_d``: the mean absolute difference between rendered and observed depth over the
   pixels where both exist (DIST's ``compute_loss_depth``: observed pixels the rendering misses carry no
   depth gradient; the silhouette loss takes care of them).
-* :func:`silhouette_loss` is ``L_s`` from the minimum SDF value along each ray, ``s`` (the ``silhouette``
-  of :func:`dist_core.render.render`, ``min |f| - eps``; > 0 on background). It has two terms, as DIST's
-  ``compute_loss_mask``: ``inside`` (object pixels the rendering misses: mean of ``max(s, 0)``, pulls the
-  surface towards those rays) and ``outside`` (rendered pixels outside the object: mean of ``max(-s, 0)``,
-  pushes it away). Each term is 0 when no pixel needs it.
+* :func:`silhouette_loss` is ``L_s`` from the SDF sample of smallest ``|f|`` along each ray, ``s`` (the
+  ``silhouette`` of :func:`dist_core.render.render`: the **signed** ``f`` there minus eps; > 0 on
+  background). It has two terms, as DIST's ``compute_loss_mask``: ``inside`` (object pixels the rendering
+  misses: mean of ``max(f - eps, 0)``, pulls the surface towards those rays) and ``outside`` (rendered
+  pixels outside the object: mean of ``max(eps - f, 0)``, pushes the surface off them). Each term is 0
+  when no pixel needs it. The outside term's gradient is ``-df`` on every such pixel, whatever side of
+  the surface its converged sample lies on (``|f| < eps``); with ``|f|`` it would have the sign of ``f``
+  and push the surface in wherever the sample lies just inside it.
 
 Images are (H, W) tensors; masks are (H, W) bool tensors on the same device.
 """
@@ -55,7 +58,8 @@ def silhouette_loss(silhouette: torch.Tensor, rendered: torch.Tensor, inside: to
     """DIST's silhouette loss.
 
     Args:
-        silhouette: (H, W) ``min |f| - eps`` along each ray (``Rendering.silhouette``).
+        silhouette: (H, W) signed ``f - eps`` at the sample of smallest ``|f|`` along each ray
+            (``Rendering.silhouette``).
         rendered: (H, W) bool, rays that hit the surface.
         inside: (H, W) bool, pixels known to show the object (the full mask, or only the given depth pixels).
         outside: (H, W) bool, pixels known to be background, or None when unknown (sparse depth without

@@ -4,7 +4,9 @@ The shape is known and fixed (a latent code of the prior, or an analytic SDF); t
 random pose near the true one and Adam moves it, through :meth:`Camera.with_pose_delta` (an axis-angle
 rotation ``w`` and a translation ``dt`` applied to the start pose), to minimise the losses of the
 single-view experiment on the rendered depth and silhouette (:mod:`dist_core.losses`, paper eq. 5):
-``w_depth * depth_l1 + w_silhouette * (inside + outside)``.
+``w_depth * depth_l1 + w_silhouette * (inside + outside)``, with DIST's single-view weights 10 and 1 by
+default (measured on the test shape: equal weights left 2.3-7.8 degrees of error after 30 steps from
+12 degrees off, where 10 and 1 converge to 0.7-2.7 after 30 and below 0.2 after 60).
 
 :func:`pose_error` measures how far a camera is from the true one: the angle of ``R_est R_true^T`` in
 degrees and the distance between the camera centres.
@@ -82,7 +84,7 @@ class PoseFit:
 
 
 def fit_pose(sdf, latent: torch.Tensor, target_depth: torch.Tensor, target_mask: torch.Tensor, start: Camera,
-             iterations: int = 100, lr: float = 0.01, depth_weight: float = 1.0, silhouette_weight: float = 1.0,
+             iterations: int = 100, lr: float = 0.01, depth_weight: float = 10.0, silhouette_weight: float = 1.0,
              reference: Camera | None = None, progress=None, snapshots: tuple = (), **render_options) -> PoseFit:
     """Optimise the pose of ``start`` so that the rendering of the fixed shape matches the targets.
 
@@ -146,7 +148,7 @@ def fit_pose(sdf, latent: torch.Tensor, target_depth: torch.Tensor, target_mask:
 
 
 def camera_demo(sdf, latent: torch.Tensor, camera: Camera, rotation_degrees: float, translation: float, seed: int,
-                iterations: int, lr: float, depth_weight: float = 1.0, silhouette_weight: float = 1.0,
+                iterations: int, lr: float, depth_weight: float = 10.0, silhouette_weight: float = 1.0,
                 snapshots: tuple = (), progress=None, **render_options) -> PoseFit:
     """Fig. 6: render the true depth and silhouette of the shape seen by ``camera``, start from
     :func:`perturb_pose` and recover the pose with :func:`fit_pose` (errors recorded against ``camera``)."""

@@ -11,8 +11,13 @@ gradient:
 * depth, ``gradient="implicit"``: the exact derivative of the hit point of the implicit surface,
   ``d = d0 - (f(p) - sg[f(p)]) / sg[grad f(p) . v]`` (the implicit function theorem, as in IDR); it costs
   the same single evaluation plus the spatial gradient that the normals need anyway.
-* silhouette: ``s = |f(p_min)| - eps`` on rays meeting the sphere, ``s = dist(ray, 0) - 1 + eps`` on the
-  others (positive: background), differentiable in the latent and the camera pose;
+* silhouette: ``s = f(p_min) - eps`` at the sample ``p_min`` of smallest ``|f|`` along a ray meeting the
+  sphere, with the **signed** value of ``f`` there, as DIST's ``get_min_sdf_sample`` returns it; on the
+  others ``s = dist(ray, 0) - 1 + eps``. ``s > 0`` is background; a ray that reaches the surface (or
+  steps into the shape) has ``s <= 0``. The sign matters for the silhouette loss
+  (:func:`dist_core.losses.silhouette_loss`): with ``|f|`` a rendered pixel outside the mask whose sample
+  lies just inside the surface (``f < 0``) would push the surface in the wrong direction. Differentiable in
+  the latent and the camera pose;
 * normal: the normalised spatial gradient of f at the hit point by autograd (eq. 3 takes central
   differences, six queries; autograd costs one backward), differentiable in the latent when it requires
   gradients (``create_graph``).
@@ -72,7 +77,8 @@ class Rendering:
     Attributes:
         depth: (H, W) camera-frame z of the surface, +inf on background; differentiable.
         normal: (H, W, 3) unit surface normal (``normal_frame``: "camera" or "world"), 0 on background.
-        silhouette: (H, W) min ``|f|`` along the ray minus eps; > 0 is background; differentiable.
+        silhouette: (H, W) signed ``f`` at the sample of smallest ``|f|`` along the ray, minus eps; > 0 is
+            background; differentiable.
         valid: (H, W) bool, rays that converged to the surface.
         points: (M, 3) world-frame surface points of the valid pixels, in row-major pixel order, carrying
             gradients to the latent and the camera pose.
@@ -171,7 +177,7 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
     if "silhouette" in outputs:
         _, _, _, distance = unit_sphere_interval(rays.origins, rays.directions)
         outside_value = distance - 1.0 + options.eps
-        silhouette = outside_value.index_put((idx,), f.abs() - options.eps).reshape(height, width)
+        silhouette = outside_value.index_put((idx,), f - options.eps).reshape(height, width)
     if "normal" in outputs:
         n = torch.nn.functional.normalize(grad_f[hit_in], dim=-1) if idx.numel() else grad_f
         if normal_frame == "camera":

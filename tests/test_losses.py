@@ -8,7 +8,7 @@ import torch
 from dist_core.camera import Camera
 from dist_core.losses import depth_l1, silhouette_loss
 from dist_core.render import render
-from dist_core.sdf import Sphere
+from dist_core.sdf import Sphere, Union
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +55,42 @@ def test_silhouette_loss_grows_a_sphere_that_misses_its_mask():
     assert loss.inside > 0 and loss.outside == 0
     # Only a larger radius brings the missed mask pixels onto the sphere.
     assert latent.grad[3] < 0
+
+
+def test_outside_term_removes_a_blob_that_the_mask_excludes():
+    # A body sphere and a small blob beside it; the mask shows the body only. DIST's outside term,
+    # max(eps - f, 0) with the signed f of each rendered pixel outside the mask, must shrink the blob
+    # until it no longer renders, on every pixel whatever side of the surface its converged sample lies.
+    camera = Camera.look_at((0.0, 0.0, -2.0), fov_degrees=40.0, width=32)
+    shape = Union(Sphere(0.35), Sphere(0.15, center=(0.45, 0.0, 0.0)))
+    with torch.no_grad():
+        mask = render(Sphere(0.35), Sphere(0.35).latent, camera, outputs=("depth",)).valid
+        start = render(shape, shape.latent, camera, outputs=("depth",)).valid
+    assert (start & ~mask).sum() > 20
+    blob_radius = shape.latent[7:8].clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([blob_radius], lr=0.01)
+    body = shape.latent[:7]
+    outside_pixels = []
+    for _ in range(40):
+        r = render(shape, torch.cat([body, blob_radius]), camera, outputs=("silhouette",))
+        outside_pixels.append(int((r.valid & ~mask).sum()))
+        loss = silhouette_loss(r.silhouette, r.valid, mask, ~mask)
+        if outside_pixels[-1] == 0:
+            break
+        optimizer.zero_grad()
+        (loss.inside + loss.outside).backward()
+        # Every rendered pixel outside the mask asks for a smaller blob.
+        assert blob_radius.grad.item() > 0
+        optimizer.step()
+    assert outside_pixels[-1] == 0, outside_pixels
+    assert float(blob_radius.detach()) < 0.15
+
+
+def test_rendered_pixels_carry_the_signed_sdf_of_their_sample():
+    # Converged samples lie within eps of the surface on both sides: the silhouette keeps the sign.
+    camera = Camera.look_at((0.0, 0.0, -2.0), fov_degrees=40.0, width=48)
+    shape = Sphere(0.5)
+    r = render(shape, shape.latent, camera, outputs=("silhouette",), eps=5e-5)
+    f = r.silhouette[r.valid] + 5e-5
+    assert (f.abs() < 5e-5 + 1e-7).all()
+    assert (r.silhouette[~r.valid] > 0).all()

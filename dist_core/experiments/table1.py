@@ -19,6 +19,7 @@ import torch
 
 from ..camera import Camera
 from ..decoder import Decoder
+from ..losses import depth_l1, silhouette_loss
 from ..render import render
 from ..sdf import Box, Sphere, Union
 
@@ -170,22 +171,17 @@ def _synchronise(device: torch.device) -> None:
 
 def optimisation_step(sdf, latent: torch.Tensor, camera: Camera, target_depth: torch.Tensor,
                       target_mask: torch.Tensor, **options) -> dict:
-    """One latent optimisation step through the renderer (L1 depth on pixels valid in both images plus
-    the silhouette loss of DESIGN.md); returns the rendering's stats with ``seconds_step`` and the loss."""
+    """One latent optimisation step through the renderer (DIST's single-view loss: L1 depth on pixels valid
+    in both images, weight 10, plus the silhouette loss and the l2 code regulariser); returns the rendering's
+    stats with ``seconds_step`` and the loss."""
     latent = latent.detach().clone().requires_grad_(True)
     optimiser = torch.optim.Adam([latent], lr=1e-3)
-    eps = options.get("eps", 5e-5)
     _synchronise(latent.device)
     start = time.perf_counter()
     rendering = render(sdf, latent, camera, outputs=("depth", "silhouette"), **options)
-    both = rendering.valid & target_mask
-    depth_loss = (rendering.depth[both] - target_depth[both]).abs().mean() if both.any() else latent.sum() * 0
-    s = rendering.silhouette
-    missed = target_mask & ~rendering.valid
-    extra = ~target_mask & rendering.valid
-    mask_loss = (s[missed] - eps).clamp(min=0).sum() / max(int(missed.sum()), 1) + \
-        (eps - s[extra]).clamp(min=0).sum() / max(int(extra.sum()), 1)
-    loss = 10 * depth_loss + mask_loss + (latent**2).mean()
+    depth_loss = depth_l1(rendering.depth, target_depth, target_mask, rendering.valid)
+    mask = silhouette_loss(rendering.silhouette, rendering.valid, target_mask, ~target_mask)
+    loss = 10 * depth_loss + mask.inside + mask.outside + (latent**2).mean()
     optimiser.zero_grad()
     loss.backward()
     optimiser.step()

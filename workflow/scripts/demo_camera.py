@@ -20,7 +20,7 @@ camera = circle_cameras(1, demo.get("elevation", 25.0), demo.get("distance", 2.0
                         demo["resolution"], start_azimuth=demo.get("azimuth", 30.0))[0]
 fit = camera_demo(decoder, codes[demo["instance"]].to(device), camera, demo.get("rotation_degrees", 15.0),
                   demo.get("translation", 0.1), snakemake.params.seed, demo["iterations"], demo["lr"],
-                  demo.get("depth_weight", 1.0), demo.get("silhouette_weight", 1.0),
+                  demo.get("depth_weight", 10.0), demo.get("silhouette_weight", 1.0),
                   [s for s in demo.get("snapshots", [0, demo["iterations"]]) if s <= demo["iterations"]],
                   progress=lambda r: tqdm(r, desc="camera pose", mininterval=2), **json.loads(snakemake.params.renderer))
 table = pd.DataFrame(fit.rows())
