@@ -63,3 +63,30 @@ def test_bootstrap_interval_covers_the_population_median_and_shrinks_with_more_d
     large = metrics.summarize(rng.exponential(size=3000), seed=2)
     assert large.median_low < np.log(2.0) < large.median_high
     assert large.median_high - large.median_low < small.median_high - small.median_low
+
+
+def test_paired_comparison_of_a_consistently_better_method():
+    rng = np.random.default_rng(1)
+    b = rng.uniform(2.0, 6.0, size=30)
+    a = b - rng.uniform(0.2, 0.6, size=30)  # better on every instance, by far less than the spread between instances
+    result = metrics.paired_comparison(a, b, seed=0)
+    assert result.count == 30 and result.a_better == 30 and result.b_better == 0
+    assert result.median_difference == pytest.approx(np.median(a - b))
+    assert result.low <= result.median_difference <= result.high < 0 and result.interval_excludes_zero
+    # 30 differences of one sign: the exact two-sided signed-rank p-value is 2 / 2^30.
+    assert result.p_value == pytest.approx(2.0 / 2**30, rel=1e-6)
+    # The unpaired intervals of the two medians overlap: only the pairing decides this comparison.
+    sa, sb = metrics.summarize(a), metrics.summarize(b)
+    assert sa.median_high > sb.median_low
+
+
+def test_paired_comparison_leaves_out_failed_pairs_and_handles_ties():
+    a = np.array([1.0, np.nan, 3.0, 2.0, np.inf])
+    b = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    tied = metrics.paired_comparison(a, b)
+    assert tied.count == 3 and tied.median_difference == 0.0 and tied.p_value == 1.0
+    assert not tied.interval_excludes_zero
+    empty = metrics.paired_comparison([np.nan], [1.0])
+    assert empty.count == 0 and np.isnan(empty.p_value)
+    with pytest.raises(ValueError, match="same instances"):
+        metrics.paired_comparison([1.0, 2.0], [1.0])
