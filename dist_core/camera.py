@@ -1,6 +1,6 @@
 """Pinhole cameras and camera rays in the OpenCV convention used throughout dist.
 
-Convention (DESIGN.md section 3):
+Convention (the README's "Conventions"):
 
 * ``K`` is 3x3 in pixels; the principal point is ``(cx, cy)``; pixel centres sit at ``+0.5``, so the
   centre of the top-left pixel is ``(0.5, 0.5)``.

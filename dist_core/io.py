@@ -81,7 +81,7 @@ def atomic_path(path) -> Iterator[Path]:
 
 
 def standard_attributes(seed: int, generator_version: str, units: str, **extra) -> dict:
-    """The attributes every HDF5 artifact carries (DESIGN.md section 3)."""
+    """The attributes every HDF5 artifact carries (the README's "Conventions")."""
     attrs = {
         "camera_convention": CAMERA_CONVENTION,
         "depth_convention": DEPTH_CONVENTION,

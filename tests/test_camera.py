@@ -1,4 +1,4 @@
-"""Camera conventions (OpenCV pinhole, DESIGN.md section 3) and their converters."""
+"""Camera conventions (OpenCV pinhole, the README's "Conventions") and their converters."""
 
 import math
 

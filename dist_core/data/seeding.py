@@ -14,7 +14,7 @@ __all__ = ["derive_seed", "derived_rng"]
 
 
 def derive_seed(seed: int, category: str, instance: str, setting: str) -> int:
-    """A 63-bit seed for one random choice of one job (DESIGN.md section 3, Randomness)."""
+    """A 63-bit seed for one random choice of one job (the README's "Conventions", Randomness)."""
     key = "\x1f".join([str(int(seed)), str(category), str(instance), str(setting)])
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
 

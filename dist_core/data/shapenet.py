@@ -1,6 +1,6 @@
 """ShapeNetCore v1 / v2 meshes: paths, loading, checks and normalisation.
 
-Layouts (DESIGN.md section 5)::
+Layouts::
 
     v1: <root>/<synset>/<model_id>/model.obj
     v2: <root>/<synset>/<model_id>/models/model_normalized.obj
