@@ -133,3 +133,26 @@ def test_loader_errors_on_missing_pieces(dataset, tmp_path):
         embedded.load_synthetic_shape(tmp_path, "03001627", "x")
     with pytest.raises(DataError, match="single-view input not found"):
         inputs.read_single_view(tmp_path / "missing.h5")
+
+
+def test_a_skip_record_round_trips_and_stops_the_readers(tmp_path):
+    from dist_core.data.errors import SkippedInstance
+
+    error = DataError(tmp_path / "02691156" / "abc" / "models" / "model_normalized.obj", "mesh file not found",
+                      "Check the ShapeNet root")
+    path = inputs.write_skip_record(tmp_path / "single_view.h5", error, category="plane", instance="abc")
+    record = inputs.read_skip_record(path)
+    assert record["file"].endswith("model_normalized.obj") and "mesh file not found" in record["reason"]
+    for reader in (inputs.read_single_view, inputs.read_multi_view):
+        with pytest.raises(SkippedInstance) as caught:
+            reader(path)
+        assert caught.value.file == record["file"] and caught.value.reason == record["reason"]
+        assert str(path) in str(caught.value)
+
+
+def test_a_prepared_input_has_no_skip_record(dataset, tmp_path):
+    layout, ids = dataset
+    view = inputs.build_single_view(layout.shapenet_root, layout.r2n2_root, layout.deepsdf_dir, "ShapeNetV2",
+                                    "chair", ids["test"][0], seed=0, resolution=16)
+    path = inputs.write_single_view(tmp_path / "single_view.h5", view)
+    assert inputs.read_skip_record(path) is None

@@ -21,6 +21,12 @@
 :func:`build_single_view` / :func:`build_multi_view` compute them; :func:`write_single_view` /
 :func:`read_single_view` and :func:`write_multi_view` / :func:`read_multi_view` are the only code that
 touches the files.
+
+An instance whose source files are missing or malformed does not fail its table: the data stage writes a
+**skip record** in place of its input (:func:`write_skip_record`: no datasets, root attributes ``skipped``
+= True, ``skip_file`` and ``skip_reason``, the :class:`~dist_core.data.errors.DataError` that stopped it),
+the readers raise :class:`~dist_core.data.errors.SkippedInstance` for it, and :func:`read_skip_record`
+returns it without raising.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import numpy as np
 from .. import io
 from ..camera import Camera
 from . import deepsdf, pmo, r2n2, shapenet
-from .errors import DataError
+from .errors import DataError, SkippedInstance
 from .groundtruth import raycast
 from .sparse import SETTINGS, sample_sparse
 
@@ -51,6 +57,8 @@ __all__ = [
     "build_multi_view",
     "write_multi_view",
     "read_multi_view",
+    "write_skip_record",
+    "read_skip_record",
 ]
 
 INPUTS_VERSION = "dist-inputs/1"
@@ -135,8 +143,36 @@ def write_single_view(path, data: SingleViewInput) -> Path:
     return path
 
 
+def write_skip_record(path, error: DataError, **attrs) -> Path:
+    """Write the skip record of an instance that ``error`` stopped (see the module docstring), atomically."""
+    path = Path(path)
+    with io.atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            f.attrs["skipped"] = True
+            f.attrs["skip_file"] = str(error.path)
+            f.attrs["skip_reason"] = str(error)
+    return path
+
+
+def read_skip_record(path) -> dict | None:
+    """``{"file", "reason"}`` of a skip record, or None when ``path`` holds a prepared input."""
+    with io.open_h5(path, "per-instance input", "Run the data rules (snakemake data)") as f:
+        if not bool(f.attrs.get("skipped", False)):
+            return None
+        return {"file": io.decode_attribute(f.attrs["skip_file"]), "reason": io.decode_attribute(f.attrs["skip_reason"])}
+
+
+def _raise_if_skipped(path, f: h5py.File) -> None:
+    if bool(f.attrs.get("skipped", False)):
+        raise SkippedInstance(path, io.decode_attribute(f.attrs["skip_file"]), io.decode_attribute(f.attrs["skip_reason"]))
+
+
 def read_single_view(path) -> SingleViewInput:
+    """Read ``single_view.h5``; raises :class:`SkippedInstance` for a skip record."""
     with io.open_h5(path, "single-view input", "Run the data rules (snakemake data)") as f:
+        _raise_if_skipped(path, f)
         mask = f["mask"][()]
         depth = np.where(mask, f["depth"][()].astype(np.float64), np.inf)
         normal = f["normal"][()]
@@ -187,7 +223,9 @@ def write_multi_view(path, data: MultiViewInput) -> Path:
 
 
 def read_multi_view(path) -> MultiViewInput:
+    """Read ``multi_view.h5``; raises :class:`SkippedInstance` for a skip record."""
     with io.open_h5(path, "multi-view input", "Run the data rules (snakemake data)") as f:
+        _raise_if_skipped(path, f)
         images = f["images"][()].astype(np.float32) / 255.0
         masks = f["masks"][()]
         points = f["gt_points"][()]
