@@ -83,3 +83,52 @@ def test_lambertian_is_view_independent_and_matches_formula():
         colours.append({tuple(np.round(n, 6)): c for n, c in zip(gt.normal[gt.mask], image[gt.mask][:, 0])})
     shared = set(colours[0]) & set(colours[1])
     assert shared and all(colours[0][k] == pytest.approx(colours[1][k]) for k in shared)
+
+
+def _soup(mesh, rng):
+    """A ShapeNet-like soup of ``mesh``: half its faces wound inwards, a third doubled by a reversed copy."""
+    faces = mesh.faces.copy()
+    flip = rng.random(len(faces)) < 0.5
+    faces[flip] = faces[flip][:, ::-1]
+    doubled = faces[rng.random(len(faces)) < 0.33][:, ::-1]
+    return trimesh.Trimesh(mesh.vertices, np.concatenate([faces, doubled]), process=False)
+
+
+@pytest.mark.parametrize("camera", CAMERAS)
+def test_normals_of_a_mixed_winding_soup_face_the_camera_like_the_closed_mesh(camera):
+    box = _box_mesh((0.4, 0.25, 0.3), (0.05, 0.0, -0.05))
+    soup = _soup(box, np.random.default_rng(3))
+    assert not soup.is_winding_consistent
+    clean, mixed = raycast(box, camera), raycast(soup, camera)
+    assert (clean.mask == mixed.mask).all() and clean.mask.sum() > 200
+    np.testing.assert_allclose(mixed.depth[mixed.mask], clean.depth[clean.mask], atol=1e-9)
+    np.testing.assert_allclose(mixed.normal, clean.normal, atol=1e-12)
+    rays = camera.rays(dtype=torch.float64).directions.numpy().reshape(mixed.normal.shape)
+    world = raycast(soup, camera, normal_frame="world")
+    assert ((world.normal * rays).sum(-1)[world.mask] < 0).all()
+
+
+def test_deepsdf_samples_along_soup_normals_fall_on_the_right_side_of_the_surface():
+    from dist_core.baselines.deepsdf import depth_sdf_samples
+
+    half, center = np.array([0.4, 0.25, 0.3]), np.array([0.05, 0.0, -0.05])
+    camera = CAMERAS[0]
+    gt = raycast(_soup(_box_mesh(half, center), np.random.default_rng(4)), camera)
+    samples = depth_sdf_samples(gt.depth, gt.normal, gt.mask, camera, offsets=(0.025,), surface=False)
+
+    def inside(points):
+        return (np.abs(points[:, :3] - center) < half).all(axis=1)
+
+    assert not inside(samples.pos.numpy()).any()
+    assert inside(samples.neg.numpy()).all()
+
+
+def test_an_inside_out_mesh_is_shaded_like_the_outward_one():
+    from dist_core.mesh_picture import render_mesh
+
+    box = _box_mesh((0.4, 0.25, 0.3), (0.0, 0.0, 0.0))
+    outward = render_mesh(box.vertices, box.faces, size=32)
+    inside_out = render_mesh(box.vertices, box.faces[:, ::-1], size=32)
+    np.testing.assert_allclose(inside_out, outward, atol=1e-12)
+    shaded = outward[outward < 1.0]  # 1.0 is the background
+    assert len(shaded) > 50 and len(np.unique(np.round(shaded, 4))) >= 2  # faces lit differently, not ambient only

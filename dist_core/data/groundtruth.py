@@ -2,8 +2,16 @@
 
 The rays are exactly :meth:`dist_core.camera.Camera.rays` (pixel centres at +0.5, OpenCV frame), so a GT
 image and :func:`dist_core.render` of the same shape see the same pixels. Depth is the camera-frame z of
-the first hit (paper eq. 2); the normal is the hit triangle's outward normal, in the camera frame (x right,
-y down, z forward; the frame :func:`dist_core.render` uses by default) or the world frame.
+the first hit (paper eq. 2); the normal is the hit triangle's normal turned to face the camera
+(``n . d <= 0`` for the ray direction ``d``), in the camera frame (x right, y down, z forward; the frame
+:func:`dist_core.render` uses by default) or the world frame.
+
+Why facing the camera and not the winding normal: ShapeNet meshes are triangle soups that mix outward and
+inward winding and hold coincident double-sided faces, so a triangle's winding says nothing about which side
+is outside. The first surface a ray from a camera outside the object hits is seen from outside, so the normal
+that faces the ray is the outward one; on a closed, consistently outward-wound mesh it is the winding normal itself, so the embedded
+data are unchanged. An SDF's normal (``dist_core.render``) points outwards as well, and the DeepSDF
+baseline's samples at ``p +- d n`` fall outside / inside as it assumes.
 
 Colour views are Lambertian under a fixed world light (view independent, so photometric consistency
 between views holds exactly): ``albedo * (ambient + (1 - ambient) * max(0, n . l))``.
@@ -32,7 +40,8 @@ class GroundTruth:
     Attributes:
         depth: (H, W) camera-frame z, +inf on background.
         mask: (H, W) bool, rays that hit the mesh.
-        normal: (H, W, 3) unit outward normal in ``normal_frame``, 0 on background.
+        normal: (H, W, 3) unit normal facing the camera (the outward one) in ``normal_frame``, 0 on
+            background.
         points: (H, W, 3) world-frame hit points, 0 on background.
         normal_frame: "camera" or "world".
     """
@@ -53,7 +62,11 @@ def _intersector(mesh: trimesh.Trimesh):
 
 
 def raycast(mesh: trimesh.Trimesh, camera: Camera, normal_frame: str = "camera") -> GroundTruth:
-    """Depth, mask, normals and hit points of ``mesh`` (in the camera's world frame) seen by ``camera``."""
+    """Depth, mask, normals and hit points of ``mesh`` (in the camera's world frame) seen by ``camera``.
+
+    ``mesh`` may be any triangle soup (open, mixed winding, double-sided faces): each normal is oriented
+    against its ray, never taken from the winding (module docstring).
+    """
     if normal_frame not in ("camera", "world"):
         raise ValueError(f"normal_frame must be 'camera' or 'world', got {normal_frame!r}")
     import torch
@@ -76,6 +89,7 @@ def raycast(mesh: trimesh.Trimesh, camera: Camera, normal_frame: str = "camera")
     exact = np.abs(facing) > 1e-12  # a grazing ray or a zero-area sliver keeps embree's float32 hit
     length = ((on_plane - o) * n_world).sum(axis=1) / np.where(exact, facing, 1.0)
     hits = np.where(exact[:, None], o + length[:, None] * d, locations)
+    n_world = np.where((facing > 0)[:, None], -n_world, n_world)  # face the camera (module docstring)
     points[ray_index] = hits
     depth[ray_index] = hits @ R[2] + t[2]
     normal[ray_index] = n_world @ R.T if normal_frame == "camera" else n_world
