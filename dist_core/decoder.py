@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Decoder", "load_experiment", "save_experiment", "SPECS_FILE", "MODEL_PARAMS_DIR", "LATENT_CODES_DIR"]
+__all__ = ["Decoder", "load_experiment", "save_experiment", "require_finite", "SPECS_FILE", "MODEL_PARAMS_DIR",
+           "LATENT_CODES_DIR"]
 
 SPECS_FILE = "specs.json"
 MODEL_PARAMS_DIR = "ModelParameters"
@@ -183,12 +184,27 @@ def _strip_module_prefix(state_dict: dict) -> dict:
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
 
 
+def require_finite(tensor: torch.Tensor, path, what: str) -> torch.Tensor:
+    """``tensor`` unchanged, or a RuntimeError naming ``path`` when it holds a NaN or an infinity (a diverged
+    training run would otherwise give NaN depth images and tables without a word)."""
+    bad = int((~torch.isfinite(tensor)).sum())
+    if bad:
+        raise RuntimeError(f"{path}: {what} hold {bad} NaN or infinite values of {tensor.numel()}; the training "
+                           "diverged or the file is damaged: retrain, or point the config at another checkpoint")
+    return tensor
+
+
 def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
-    """Load a DeepSDF experiment folder.
+    """Load a DeepSDF experiment folder, as DeepSDF's ``train_deep_sdf.py`` writes it or :func:`save_experiment`.
 
     Returns:
         ``(decoder, latent_codes, specs)``: the decoder in eval mode, the (n, D) training codes of
         ``LatentCodes/<checkpoint>.pth`` (``None`` when absent) and the parsed ``specs.json``.
+
+    Raises:
+        FileNotFoundError: no ``specs.json`` or no such checkpoint (the message lists those present).
+        RuntimeError: an unreadable file, parameters that do not match ``specs.json``, or a NaN / infinity in
+            the parameters or codes; each message names the file.
     """
     path = Path(path)
     specs_path = path / SPECS_FILE
@@ -211,6 +227,8 @@ def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
     except Exception as error:  # a truncated or foreign file: say which one
         raise RuntimeError(f"cannot read checkpoint {params_path}: {error}; re-download or retrain it") from error
     state = data["model_state_dict"] if isinstance(data, dict) and "model_state_dict" in data else data
+    for name, value in state.items():
+        require_finite(value, params_path, f"parameters {name}")
     try:
         missing, unexpected = decoder.load_state_dict(_strip_module_prefix(state), strict=False)
     except RuntimeError as error:  # tensor shapes that disagree with specs.json
@@ -228,7 +246,7 @@ def load_experiment(path, checkpoint: str = "latest", map_location="cpu"):
         except Exception as error:  # a truncated or foreign file: say which one
             raise RuntimeError(f"cannot read latent codes {codes_path}: {error}; re-download or retrain it") from error
         codes = codes.get("latent_codes", codes) if isinstance(codes, dict) else codes
-        latent_codes = codes["weight"] if isinstance(codes, dict) else codes
+        latent_codes = require_finite(codes["weight"] if isinstance(codes, dict) else codes, codes_path, "latent codes")
     return decoder, latent_codes, specs
 
 

@@ -41,7 +41,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .decoder import LATENT_CODES_DIR, MODEL_PARAMS_DIR, SPECS_FILE, Decoder, load_experiment, save_experiment
+from .decoder import (LATENT_CODES_DIR, MODEL_PARAMS_DIR, SPECS_FILE, Decoder, load_experiment, require_finite,
+                      save_experiment)
 from .io import atomic_path, write_json
 
 __all__ = [
@@ -57,7 +58,11 @@ __all__ = [
     "TrainingResult",
     "train_auto_decoder",
     "snapshot_epoch",
+    "mean_latent_source",
     "load_mean_latent",
+    "load_prior",
+    "describe_prior",
+    "format_prior",
     "FitResult",
     "fit_latent_to_sdf_samples",
     "git_revision",
@@ -325,22 +330,88 @@ def train_auto_decoder(specs: dict, shapes: list[SdfSamples], path, device="cpu"
                           float(sum(logs["timing"])), start_epoch)
 
 
-def load_mean_latent(path) -> torch.Tensor:
-    """The (CodeLength,) mean of the training codes saved beside a prior trained by dist.
+def mean_latent_source(path) -> str:
+    """Which file :func:`load_mean_latent` reads: ``MeanLatent.pth`` when present, else ``LatentCodes/latest.pth``."""
+    return MEAN_LATENT_FILE if (Path(path) / MEAN_LATENT_FILE).is_file() else f"{LATENT_CODES_DIR}/latest.pth"
 
-    For a DeepSDF experiment trained elsewhere (no ``MeanLatent.pth``), the mean of its ``LatentCodes``.
+
+def load_mean_latent(path) -> torch.Tensor:
+    """The (CodeLength,) mean training code of an experiment folder: the paper's initialisation for Table 2.
+
+    ``MeanLatent.pth`` (``{"epoch", "mean_latent"}``, written by :func:`train_auto_decoder`) when present;
+    for an experiment trained by DeepSDF itself, which has none, the mean of its ``LatentCodes/latest.pth``.
+    The log says which was used. A NaN or infinity in either is an error naming the file.
     """
     path = Path(path)
-    if (path / MEAN_LATENT_FILE).is_file():
+    source = path / mean_latent_source(path)
+    if source.name == MEAN_LATENT_FILE:
         try:
-            return torch.load(path / MEAN_LATENT_FILE, map_location="cpu", weights_only=True)["mean_latent"]
+            mean = torch.load(source, map_location="cpu", weights_only=True)["mean_latent"]
         except Exception as error:  # a truncated or foreign file: say which one
-            raise RuntimeError(f"cannot read {path / MEAN_LATENT_FILE}: {error}; re-download or retrain the prior "
+            raise RuntimeError(f"cannot read {source}: {error}; re-download or retrain the prior "
                                "(dist_core.prior ship, or snakemake priors)") from error
+        log.info("%s: mean latent from %s", path, MEAN_LATENT_FILE)
+        return require_finite(mean, source, "the mean latent")
     _, codes, _ = load_experiment(path)
     if codes is None:
-        raise FileNotFoundError(f"{path} has neither {MEAN_LATENT_FILE} nor {LATENT_CODES_DIR}/latest.pth")
-    return codes.reshape(codes.shape[0], -1).mean(dim=0)
+        raise FileNotFoundError(f"{path} has neither {MEAN_LATENT_FILE} nor {LATENT_CODES_DIR}/latest.pth: point the "
+                                "config at a DeepSDF experiment folder that holds its training codes")
+    codes = codes.reshape(codes.shape[0], -1)
+    log.info("%s: no %s, mean latent computed from the %d training codes of %s", path, MEAN_LATENT_FILE,
+             codes.shape[0], source)
+    return codes.mean(dim=0)
+
+
+def load_prior(folder, device="cpu") -> tuple[Decoder, torch.Tensor]:
+    """A category's decoder (eval mode, frozen) and its mean training code (:func:`load_mean_latent`) on ``device``.
+
+    ``folder`` is any DeepSDF experiment: a prior trained by dist (``snakemake priors``, the shipped ones) or
+    one trained by DeepSDF's ``train_deep_sdf.py`` (``module.`` keys, no ``MeanLatent.pth``).
+    """
+    decoder, _, _ = load_experiment(folder, map_location=device)
+    decoder.eval()
+    for p in decoder.parameters():
+        p.requires_grad_(False)
+    return decoder, load_mean_latent(folder).to(device).float()
+
+
+def describe_prior(folder) -> dict:
+    """What a table needs to say about the prior that produced it.
+
+    Returns:
+        ``{"path", "network", "dims", "latent_size", "parameters", "epoch", "training_codes",
+        "mean_latent", "description"}``: the resolved folder, the network as ``"8 x 512"``, DeepSDF's hidden
+        widths and CodeLength, the decoder's parameter count, the checkpoint's epoch, the number of training
+        codes (None without ``LatentCodes``), where the mean latent comes from (:func:`mean_latent_source`)
+        and the ``Description`` of ``specs.json`` (joined when DeepSDF's list of lines).
+    """
+    folder = Path(folder)
+    decoder, codes, specs = load_experiment(folder)
+    dims = list(specs["NetworkSpecs"]["dims"])
+    network = f"{len(dims)} x {dims[0]}" if len(set(dims)) == 1 else " / ".join(map(str, dims))
+    description = specs.get("Description", "")
+    return {
+        "path": str(folder.resolve()),
+        "network": network,
+        "dims": dims,
+        "latent_size": int(specs["CodeLength"]),
+        "parameters": sum(p.numel() for p in decoder.parameters()),
+        "epoch": snapshot_epoch(folder),
+        "training_codes": None if codes is None else int(codes.shape[0]),
+        "mean_latent": mean_latent_source(folder),
+        "description": " ".join(description) if isinstance(description, list) else str(description),
+    }
+
+
+def format_prior(description: dict) -> str:
+    """One line for a table's notes from :func:`describe_prior`, e.g.
+    ``/data/DeepSDF/examples/sofas: 8 x 512, latent 256, epoch 2000, mean latent of 1628 training codes``."""
+    if description["mean_latent"] == MEAN_LATENT_FILE:
+        mean = f"mean latent from {MEAN_LATENT_FILE}"
+    else:
+        mean = f"mean latent of {description['training_codes']} training codes"
+    return (f"{description['path']}: {description['network']}, latent {description['latent_size']}, "
+            f"epoch {description['epoch']}, {mean}")
 
 
 @dataclass

@@ -43,6 +43,7 @@ from ..data.seeding import derive_seed
 from ..data.sparse import PAPER_LABELS
 from ..fit import FitOptions, depth_target, fit_latent_to_depth
 from ..mesh import extract_mesh
+from ..prior import load_prior
 from ..render import render
 
 __all__ = ["load_prior", "load_instance", "METHODS", "METHOD_LABELS", "PAPER_TABLE2", "CHAMFER_UNITS", "Table2Options", "MethodResult",
@@ -138,18 +139,6 @@ class MethodResult:
     @property
     def steps(self) -> int:
         return len(self.losses)
-
-
-def load_prior(folder, device) -> tuple[torch.nn.Module, torch.Tensor]:
-    """The category's decoder (eval mode, frozen) and its mean training code, on ``device``."""
-    from ..decoder import load_experiment
-    from ..prior import load_mean_latent
-
-    decoder, _, _ = load_experiment(folder, map_location=device)
-    decoder.eval()
-    for p in decoder.parameters():
-        p.requires_grad_(False)
-    return decoder, load_mean_latent(folder).to(device).float()
 
 
 def load_instance(view_path, deepsdf_dir, dataset: str):
