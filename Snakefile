@@ -1,6 +1,8 @@
 # dist: reproduce DIST (Liu et al., CVPR 2020). `snakemake table1`, `snakemake --cores 4 table2`,
 # `snakemake table3`; the embedded default runs from a fresh clone with no download.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
+
+from dist_core.config_checks import ConfigError, parse_problems, target_problems, typed_overrides
 
 min_version("9.0")
 
@@ -8,8 +10,15 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# Snakemake reads the values inside `--config table1='{resolution: 256}'` as strings: give them their YAML types.
+update_config(config, typed_overrides(workflow.config_settings.config))
 # A misspelt key or a wrong type stops here, naming the key (every key: config/README.md).
 validate(config, "workflow/schemas/config.schema.yaml")
+# Relations between keys (dist_core.config_checks): contradictions stop here; what a family of targets needs
+# from the other sections stops the run when one of its rules is in the DAG (config_check in common.smk).
+if parse_problems(config):
+    raise ConfigError(parse_problems(config))
+CONFIG_PROBLEMS = target_problems(config)
 
 
 include: "workflow/rules/common.smk"

@@ -186,6 +186,7 @@ for _category in DATA["pmo"]["categories"]:
 
 rule data:
     input:
+        config_check("data"),
         [data_split_file(c, s) for c in DATA["categories"] for s in ("train", "test")],
         [data_single_view(c, i) for c in DATA["categories"] for i in data_instances(c, "test")],
         [data_multi_view(c, i) for c in DATA["pmo"]["categories"] for i in data_pmo_instances(c)],

@@ -7,6 +7,7 @@ DEMO_DIR = RESULTS / "demos"
 
 rule camera_demo:
     input:
+        config_check("demos"),
         prior=prior_files(DEMOS["camera"]["category"]),
     output:
         csv=report(DEMO_DIR / "camera_pose.csv", category="Demos", subcategory="Camera pose (Fig. 6)",
@@ -32,6 +33,7 @@ rule camera_demo:
 
 rule color_demo:
     input:
+        config_check("demos"),
         prior=prior_files(DEMOS["color"]["category"]),
         split=data_split_file(DEMOS["color"]["category"], "train"),
     output:

@@ -39,6 +39,7 @@ def _prior_settings():
 
 rule prior_train:
     input:
+        config_check("priors"),
         split=lambda wildcards: data_split_file(wildcards.category, "train"),
         test_split=lambda wildcards: data_split_file(wildcards.category, "test"),
     output:
@@ -70,6 +71,7 @@ rule priors:
 
 rule prior_report:
     input:
+        config_check("priors"),
         priors=[prior_files(c) for c in PRIORS["categories"]],
         splits=[data_split_file(c, s) for c in PRIORS["categories"] for s in ("train", "test")],
     output:

@@ -10,6 +10,7 @@ report: "../report/workflow.rst"
 
 rule convergence_figure:
     input:
+        config_check("report"),
         prior=prior_files(REPORT["convergence"]["category"]),
     output:
         csv=report(RESULTS / "figures" / "convergence.csv", category="Renderer", subcategory="Convergence (Fig. 7)",

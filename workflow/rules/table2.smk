@@ -57,6 +57,7 @@ rule table2_instance:
 
 rule table2_tables:
     input:
+        config_check("table2"),
         results=[table2_result(c, i) for c in T2["categories"] for i in table2_instances(c)],
         views=[data_single_view(c, i) for c in T2["categories"] for i in table2_instances(c)],
     output:
@@ -85,6 +86,7 @@ rule table2_tables:
 
 rule table2_curve:
     input:
+        config_check("table2"),
         view=data_single_view(T2["curve"]["category"], _curve_instance()),
         prior=prior_files(T2["curve"]["category"]),
     output:

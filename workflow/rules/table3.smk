@@ -9,20 +9,9 @@ T3_DIR = RESULTS / "table3"
 T3_METHODS = list(T3["methods"])
 if T3["pmo"]["source"] not in ("trained", "shipped"):
     raise ValueError(f"config table3.pmo.source must be 'trained' or 'shipped', got {T3['pmo']['source']!r}")
-# A category without multi-view data is an error only when a Table 3 target is asked for: a config that
-# trims data.pmo.categories (a quick data or Table 2 run) must still parse.
-T3_MISSING = [c for c in T3["categories"] if c not in DATA["pmo"]["categories"]]
+# A category without multi-view data is an error only when a Table 3 target is asked for (config_check): a
+# config that trims data.pmo.categories (a quick data or Table 2 run) must still parse.
 T3_CATEGORIES = [c for c in T3["categories"] if c in DATA["pmo"]["categories"]]
-
-
-def table3_categories_check(wildcards=None):
-    """Input function of the Table 3 targets: no inputs, or the error that names the fix."""
-    if T3_MISSING:
-        raise ValueError(
-            f"config table3.categories: {', '.join(map(repr, T3_MISSING))} lacks multi-view data; "
-            "add it to data.pmo.categories or drop it from table3.categories"
-        )
-    return []
 
 
 def table3_instances(category):
@@ -105,7 +94,7 @@ for _category in T3_CATEGORIES:
 
 rule table3:
     input:
-        table3_categories_check,
+        config_check("table3"),
         results=[table3_result(c, m, i) for c in T3_CATEGORIES for m in T3_METHODS for i in table3_instances(c)],
         views=[data_multi_view(c, table3_instances(c)[0]) for c in T3_CATEGORIES],
     output:
@@ -131,7 +120,7 @@ rule table3:
 rule table3_robustness:
     """Paper Fig. 10: focal-length shift of the test images and noise on PMO's encoder code (optional target)."""
     input:
-        table3_categories_check,
+        config_check("table3"),
         views=[data_multi_view(c, i) for c in T3_CATEGORIES for i in table3_instances(c)[: T3["robustness"]["instances"]]],
         priors=[prior_files(c) for c in T3_CATEGORIES],
         pmo=[table3_pmo_dir(c) / "specs.json" for c in T3_CATEGORIES],
