@@ -1,5 +1,5 @@
-"""profiles/slurm: a dry run through snakemake-executor-plugin-slurm puts GPU jobs on the GPU partition,
-CPU jobs elsewhere, and packs the per-instance Table 2 jobs into groups."""
+"""profiles/slurm: a dry run through snakemake-executor-plugin-slurm puts GPU jobs on the GPU partition by what
+their rules declare (not by rule name), CPU jobs elsewhere, and packs the per-instance Table 2 jobs into groups."""
 
 import re
 import subprocess
@@ -24,12 +24,19 @@ def job_resources(log: str) -> dict:
     return jobs
 
 
-def test_slurm_profile_dry_run_sends_gpu_jobs_to_the_gpu_partition_in_groups(tmp_path):
+def resource(resources: str, name: str):
+    found = re.search(rf"(?:^|, ){name}=([^,]+)", resources)
+    return found.group(1) if found else None
+
+
+def test_slurm_profile_sends_every_renderer_job_to_the_gpu_partition_whatever_the_categories(tmp_path):
     snakemake = Path(sys.executable).with_name("snakemake")
+    # chair is not a Table 3 category of the default: its jobs' rule names are not in any list.
     run = subprocess.run(
         [str(snakemake), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "all", "--dry-run",
          "--workflow-profile", str(REPO / "profiles" / "slurm"), "--configfile", str(REPO / "config" / "config.yaml"),
-         "--config", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"],
+         "--config", "device=cuda", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}",
+         "table3={categories: [car, plane, chair]}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
@@ -37,13 +44,23 @@ def test_slurm_profile_dry_run_sends_gpu_jobs_to_the_gpu_partition_in_groups(tmp
     # Every job that runs the renderer or trains a network asks for a GPU (the profile sets device: cuda).
     gpu_rules = [r for r in jobs if r.startswith(("table1", "table2_instance", "table2_curve", "table3_", "prior_",
                                                   "camera_demo", "color_demo", "convergence_figure"))]
-    assert {"table1", "table2_instance", "camera_demo", "color_demo"} <= set(gpu_rules)
+    assert {"table1", "table2_instance", "camera_demo", "color_demo", "table3_chair_ours_rand",
+            "table3_chair_pmo_rand"} <= set(gpu_rules)
     for rule in gpu_rules:
-        assert all("slurm_partition=gpu" in r and "gpu=1" in r for r in jobs[rule]), rule
-    for rule in [r for r in jobs if r.startswith("data_")] + ["table2_tables", "timings"] + \
-            (["table3"] if "table3" in jobs else []):
-        assert jobs[rule] and all("slurm_partition=cpu" in r and "gpu=" not in r for r in jobs[rule]), rule
+        for resources in jobs[rule]:
+            assert resource(resources, "slurm_partition") == "gpu" and resource(resources, "gpu") == "1", rule
+            assert int(resource(resources, "runtime")) >= 20 and int(resource(resources, "mem_mb")) >= 8000, rule
+    cpu_rules = [r for r in jobs if r.startswith("data_")] + ["table2_tables", "timings", "table3"]
+    for rule in cpu_rules:
+        assert jobs[rule], rule
+        for resources in jobs[rule]:
+            assert resource(resources, "slurm_partition") == "cpu" and resource(resources, "gpu") is None, rule
     instances = len(jobs["table2_instance"])
     assert instances > 8
     assert log.count("Group job t2") == -(-instances // 8)
     assert "slurm_account=your_account" in log
+
+
+def test_the_slurm_profile_names_no_rule():
+    profile = (REPO / "profiles" / "slurm" / "config.yaml").read_text()
+    assert "set-resources" not in profile and "set-threads" not in profile

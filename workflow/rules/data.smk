@@ -84,6 +84,7 @@ if DATA_SYNTHETIC:
             threads: 1
             resources:
                 mem_mb=1500,
+                runtime=30,
             log:
                 _data_log(f"generate_{_category}"),
             benchmark:
@@ -101,6 +102,7 @@ if DATA_SYNTHETIC:
         threads: 1
         resources:
             mem_mb=1000,
+            runtime=10,
         log:
             _data_log("pmo_index"),
         script:
@@ -125,6 +127,7 @@ if DATA_SYNTHETIC:
             threads: 1
             resources:
                 mem_mb=2000,
+                runtime=30,
             log:
                 _data_log(f"pmo_sequences_{_category}"),
             benchmark:
@@ -150,6 +153,7 @@ for _category in DATA["categories"]:
         threads: 1
         resources:
             mem_mb=2000,
+            runtime=60,
         log:
             _data_log(f"single_view_{_category}"),
         benchmark:
@@ -176,6 +180,7 @@ for _category in DATA["pmo"]["categories"]:
         threads: 1
         resources:
             mem_mb=2000,
+            runtime=60,
         log:
             _data_log(f"multi_view_{_category}"),
         benchmark:

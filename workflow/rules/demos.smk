@@ -22,7 +22,7 @@ rule camera_demo:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=2000,
+        **gpu_job(mem_mb=8000, runtime=20),
     log:
         RESULTS / "logs" / "demos" / "camera.log",
     benchmark:
@@ -52,7 +52,7 @@ rule color_demo:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=3000,
+        **gpu_job(mem_mb=16000, runtime=60),
     log:
         RESULTS / "logs" / "demos" / "color.log",
     benchmark:

@@ -55,7 +55,7 @@ rule prior_train:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=3000,
+        **gpu_job(mem_mb=16000, runtime=240),
     log:
         RESULTS / "logs" / "priors" / "{category}.log",
     benchmark:
@@ -89,7 +89,7 @@ rule prior_report:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        **gpu_job(mem_mb=16000, runtime=120),
     log:
         RESULTS / "logs" / "priors" / "report.log",
     benchmark:

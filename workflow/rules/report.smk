@@ -24,7 +24,7 @@ rule convergence_figure:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=2000,
+        **gpu_job(mem_mb=8000, runtime=20),
     log:
         RESULTS / "logs" / "report" / "convergence.log",
     benchmark:
@@ -55,7 +55,8 @@ rule timings:
         folder=str(RESULTS / "benchmarks"),
     threads: 1
     resources:
-        mem_mb=500,
+        mem_mb=1000,
+        runtime=5,
     log:
         RESULTS / "logs" / "report" / "timings.log",
     script:

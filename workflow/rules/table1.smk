@@ -14,7 +14,7 @@ rule table1_decoder:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        **gpu_job(mem_mb=16000, runtime=60),
     log:
         RESULTS / "logs" / "table1_decoder.log",
     benchmark:
@@ -36,7 +36,7 @@ rule table1:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=8000,
+        **gpu_job(mem_mb=32000, runtime=120),
     log:
         RESULTS / "logs" / "table1.log",
     benchmark:

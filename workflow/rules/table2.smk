@@ -45,8 +45,7 @@ rule table2_instance:
         device=config["device"],
     threads: T2["threads"]
     resources:
-        mem_mb=2000,
-        gpu=T2["gpus_per_job"],
+        **gpu_job(mem_mb=8000, runtime=20, gpus=T2["gpus_per_job"]),
     log:
         RESULTS / "logs" / "table2" / "{category}" / "{instance}.log",
     benchmark:
@@ -77,7 +76,8 @@ rule table2_tables:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=8000,
+        runtime=30,
     log:
         RESULTS / "logs" / "table2" / "tables.log",
     script:
@@ -104,8 +104,7 @@ rule table2_curve:
         device=config["device"],
     threads: T2["threads"]
     resources:
-        mem_mb=2000,
-        gpu=T2["gpus_per_job"],
+        **gpu_job(mem_mb=8000, runtime=30, gpus=T2["gpus_per_job"]),
     log:
         RESULTS / "logs" / "table2" / "curve.log",
     benchmark:

@@ -53,7 +53,7 @@ rule table3_pmo_train:
         device=config["device"],
     threads: T3["threads"]
     resources:
-        mem_mb=3000,
+        **gpu_job(mem_mb=16000, runtime=120),
     log:
         RESULTS / "logs" / "table3" / "pmo_train_{category}.log",
     benchmark:
@@ -83,7 +83,7 @@ for _category in T3_CATEGORIES:
                 device=config["device"],
             threads: T3["threads"]
             resources:
-                mem_mb=3000,
+                **gpu_job(mem_mb=8000, runtime=120),
             log:
                 RESULTS / "logs" / "table3" / f"{_category}_{_method}.log",
             benchmark:
@@ -110,7 +110,8 @@ rule table3:
         seed=config["seed"],
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=8000,
+        runtime=30,
     log:
         RESULTS / "logs" / "table3" / "table3.log",
     script:
@@ -136,7 +137,7 @@ rule table3_robustness:
         device=config["device"],
     threads: T3["threads"]
     resources:
-        mem_mb=3000,
+        **gpu_job(mem_mb=16000, runtime=240),
     log:
         RESULTS / "logs" / "table3" / "robustness.log",
     benchmark:
