@@ -156,3 +156,53 @@ def test_a_prepared_input_has_no_skip_record(dataset, tmp_path):
                                     "chair", ids["test"][0], seed=0, resolution=16)
     path = inputs.write_single_view(tmp_path / "single_view.h5", view)
     assert inputs.read_skip_record(path) is None
+
+
+def _prepare_single_view(layout, instance, path, shapenet_root=None):
+    root = shapenet_root or layout.shapenet_root
+    return inputs.prepare_instance(
+        path, lambda: inputs.build_single_view(root, layout.r2n2_root, layout.deepsdf_dir, "ShapeNetV2", "chair",
+                                               instance, 0, 16),
+        inputs.write_single_view,
+        inputs.single_view_folders(root, layout.r2n2_root, layout.deepsdf_dir, "ShapeNetV2", "03001627"),
+        category="chair", instance=instance)
+
+
+@pytest.mark.parametrize("broken", ["metadata", "surface_samples"])
+def test_an_instance_with_a_bad_file_gets_a_skip_record_naming_it(dataset, tmp_path, broken):
+    import shutil
+
+    layout, ids = dataset
+    instance = ids["test"][1]
+    sources = inputs.single_view_sources(layout.shapenet_root, layout.r2n2_root, layout.deepsdf_dir, "ShapeNetV2",
+                                         "03001627", instance)
+    assert [p.is_file() for p in sources] == [True] * 4
+    target = sources[2] if broken == "metadata" else sources[3]
+    kept = tmp_path / "kept"
+    shutil.copy(target, kept)
+    try:
+        target.write_text("ply\nformat ascii 1.0\nend_header\n" if broken == "surface_samples" else "1 2 3\n")
+        record = _prepare_single_view(layout, instance, tmp_path / "single_view.h5")
+    finally:
+        shutil.copy(kept, target)
+    assert record["file"] == str(target) and str(target) in record["reason"]
+    assert inputs.read_skip_record(tmp_path / "single_view.h5") == record
+    assert _prepare_single_view(layout, instance, tmp_path / "again.h5") is None  # the restored file prepares
+
+
+def test_a_missing_dataset_folder_is_a_config_error_not_a_skip(dataset, tmp_path):
+    layout, ids = dataset
+    with pytest.raises(DataError, match="data.shapenet_root in the config"):
+        _prepare_single_view(layout, ids["test"][0], tmp_path / "single_view.h5", shapenet_root=tmp_path / "nowhere")
+    assert not (tmp_path / "single_view.h5").exists()
+
+
+def test_single_view_sources_fall_back_to_the_v1_layout(tmp_path):
+    v1 = shapenet.mesh_path(tmp_path, "03001627", "abc", version=1)
+    v1.parent.mkdir(parents=True)
+    v1.write_text("v 0 0 0\n")
+    sources = inputs.single_view_sources(tmp_path, tmp_path / "r2n2", tmp_path / "deepsdf", "ShapeNetV2", "03001627",
+                                         "abc")
+    assert sources[0] == v1
+    other = inputs.single_view_sources(tmp_path, tmp_path / "r2n2", tmp_path / "deepsdf", "ShapeNetV2", "03001627", "x")
+    assert other[0] == shapenet.mesh_path(tmp_path, "03001627", "x", version=2)

@@ -49,6 +49,7 @@ __all__ = [
     "write_split",
     "read_split",
     "split_instances",
+    "split_ids",
     "check_in_split",
 ]
 
@@ -231,6 +232,10 @@ def write_split(path, dataset: str, instances_by_synset: dict[str, list[str]]) -
 
 def read_split(path) -> dict[str, dict[str, list[str]]]:
     """Read a DeepSDF split file and check its shape ``{dataset: {synset: [ids]}}``."""
+    if not Path(path).is_file():
+        raise DataError(path, "DeepSDF split file not found",
+                        "Point data.splits at it: DeepSDF ships examples/splits/sv2_<chairs|lamps|planes|sofas|tables>_"
+                        "<train|test>.json; for another category write one as {\"<dataset>\": {\"<synset>\": [ids]}}")
     split = read_json(path)
     ok = isinstance(split, dict) and all(
         isinstance(v, dict) and all(isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in v.values())
@@ -250,6 +255,15 @@ def split_instances(split: dict, synset: str | None = None) -> list[tuple[str, s
         if synset is None or s == synset
         for instance in ids
     ]
+
+
+def split_ids(path, synset: str) -> list[str]:
+    """The ids of ``synset`` in the split file at ``path``, in file order; a :class:`DataError` when it has none."""
+    ids = [i for _, _, i in split_instances(read_split(path), synset)]
+    if not ids:
+        raise DataError(path, f"lists no instance of synset {synset}",
+                        "Point data.splits for this category at the split file of its synset")
+    return ids
 
 
 def check_in_split(split_path, split: dict, synset: str, instance: str) -> str:

@@ -26,7 +26,10 @@ An instance whose source files are missing or malformed does not fail its table:
 **skip record** in place of its input (:func:`write_skip_record`: no datasets, root attributes ``skipped``
 = True, ``skip_file`` and ``skip_reason``, the :class:`~dist_core.data.errors.DataError` that stopped it),
 the readers raise :class:`~dist_core.data.errors.SkippedInstance` for it, and :func:`read_skip_record`
-returns it without raising.
+returns it without raising. :func:`prepare_instance` is the data job's side of it: it builds and writes
+one instance, or its skip record; a missing dataset *folder* (a wrong root in the config, a category not
+unpacked) is a configuration mistake and raises instead, since it would skip every instance.
+:func:`single_view_sources` / :func:`multi_view_sources` list the dataset files an instance is built from.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ __all__ = [
     "read_multi_view",
     "write_skip_record",
     "read_skip_record",
+    "single_view_sources",
+    "multi_view_sources",
+    "single_view_folders",
+    "multi_view_folders",
+    "prepare_instance",
 ]
 
 INPUTS_VERSION = "dist-inputs/1"
@@ -103,11 +111,19 @@ def multi_view_path(inputs_dir, synset: str, instance: str) -> Path:
 def build_single_view(shapenet_root, r2n2_root, deepsdf_dir, dataset: str, category: str, instance: str,
                       seed: int, resolution: int, view_index: int = 0,
                       settings=SETTINGS) -> SingleViewInput:
-    """Ray-cast the GT of one test instance from its Choy view, plus its sparse input masks."""
+    """Ray-cast the GT of one test instance from its Choy view, plus its sparse input masks.
+
+    Reads the instance's files of :func:`single_view_sources`; any of them missing or malformed raises a
+    :class:`~dist_core.data.errors.DataError` naming it. The GT normals face the camera whatever the mesh's
+    winding (:func:`dist_core.data.groundtruth.raycast`).
+    """
     synset = shapenet.synset_of(category)
     mesh_file = shapenet.find_mesh(shapenet_root, synset, instance)
     mesh = shapenet.load_mesh(mesh_file)
     normalization = deepsdf.read_normalization(deepsdf.normalization_path(deepsdf_dir, dataset, synset, instance))
+    # Table 2 scores against them: an instance without readable SurfaceSamples is skipped here, not in its table.
+    surface_file = deepsdf.surface_samples_path(deepsdf_dir, dataset, synset, instance)
+    deepsdf.read_surface_samples(surface_file)
     metadata = r2n2.metadata_path(r2n2_root, synset, instance)
     views = r2n2.read_metadata(metadata)
     if view_index >= len(views):
@@ -124,7 +140,7 @@ def build_single_view(shapenet_root, r2n2_root, deepsdf_dir, dataset: str, categ
                                    choy_view=np.array([view.azimuth, view.elevation, view.in_plane_rotation,
                                                        view.distance_ratio, view.fov]),
                                    view_index=view_index, normal_frame="camera", sparse_settings=",".join(settings),
-                                   mesh=str(mesh_file))
+                                   mesh=str(mesh_file), surface_samples=str(surface_file))
     return SingleViewInput(gt.depth, gt.mask, gt.normal, camera, sparse, attrs)
 
 
@@ -232,3 +248,66 @@ def read_multi_view(path) -> MultiViewInput:
         cameras = io.read_cameras(f["cameras"])
         attrs = {k: io.decode_attribute(v) for k, v in f.attrs.items()}
     return MultiViewInput(images, masks, cameras, points, attrs)
+
+
+def single_view_sources(shapenet_root, r2n2_root, deepsdf_dir, dataset: str, synset: str, instance: str) -> list[Path]:
+    """The dataset files the single view of an instance is built from: its mesh (ShapeNetCore v2 layout, v1
+    when only that exists), its NormalizationParameters, its 3D-R2N2 rendering metadata and its SurfaceSamples."""
+    mesh = shapenet.mesh_path(shapenet_root, synset, instance, version=2)
+    v1 = shapenet.mesh_path(shapenet_root, synset, instance, version=1)
+    return [v1 if v1.is_file() and not mesh.is_file() else mesh,
+            deepsdf.normalization_path(deepsdf_dir, dataset, synset, instance),
+            r2n2.metadata_path(r2n2_root, synset, instance),
+            deepsdf.surface_samples_path(deepsdf_dir, dataset, synset, instance)]
+
+
+def multi_view_sources(pmo_root, deepsdf_dir, dataset: str, synset: str, instance: str) -> list[Path]:
+    """The dataset files the multi view of an instance is built from: its PMO sequence, PMO's shared
+    ``camera.npz``, its ground-truth points and its NormalizationParameters."""
+    return [pmo.sequence_path(pmo_root, synset, instance), pmo.camera_path(pmo_root),
+            pmo.points_path(pmo_root, synset, instance),
+            deepsdf.normalization_path(deepsdf_dir, dataset, synset, instance)]
+
+
+def single_view_folders(shapenet_root, r2n2_root, deepsdf_dir, dataset: str, synset: str) -> list[tuple[str, Path]]:
+    """``(config key, folder)`` pairs that every single view of ``synset`` needs (:func:`prepare_instance`)."""
+    deepsdf_dir = Path(deepsdf_dir)
+    return [("data.shapenet_root", Path(shapenet_root) / synset), ("data.r2n2_root", Path(r2n2_root) / synset),
+            ("data.deepsdf_dir and data.dataset", deepsdf_dir / deepsdf.NORMALIZATION_PARAMETERS / dataset / synset),
+            ("data.deepsdf_dir and data.dataset", deepsdf_dir / deepsdf.SURFACE_SAMPLES / dataset / synset)]
+
+
+def multi_view_folders(pmo_root, deepsdf_dir, dataset: str, synset: str) -> list[tuple[str, Path]]:
+    """``(config key, folder)`` pairs that every multi view of ``synset`` needs (:func:`prepare_instance`)."""
+    return [("data.pmo_root", pmo.sequence_path(pmo_root, synset, "").parent),
+            ("data.deepsdf_dir and data.dataset",
+             Path(deepsdf_dir) / deepsdf.NORMALIZATION_PARAMETERS / dataset / synset)]
+
+
+def prepare_instance(path, build, write, folders=(), **attrs) -> dict | None:
+    """One data job: ``write(path, build())``, or the skip record of the instance when ``build`` raises a
+    :class:`~dist_core.data.errors.DataError` (missing or malformed files of this instance).
+
+    Args:
+        path: the per-instance input file (``single_view.h5`` / ``multi_view.h5``).
+        build: a callable returning the input (e.g. a closure over :func:`build_single_view`).
+        write: :func:`write_single_view` or :func:`write_multi_view`.
+        folders: ``(config key, folder)`` pairs that must exist (:func:`single_view_folders`); a missing
+            one raises a :class:`DataError` naming the key, since it is the config's mistake and would skip
+            every instance.
+        attrs: attributes of the skip record (category, synset, instance, seed, ...).
+
+    Returns:
+        None when the input was written, else the skip record ``{"file", "reason"}``.
+    """
+    for key, folder in folders:
+        if not Path(folder).is_dir():
+            raise DataError(folder, "folder not found, so no instance of this category can be prepared",
+                            f"Check {key} in the config, and that this category was downloaded and preprocessed")
+    try:
+        data = build()
+    except DataError as error:
+        write_skip_record(path, error, **attrs)
+        return {"file": str(error.path), "reason": str(error)}
+    write(path, data)
+    return None
