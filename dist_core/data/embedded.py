@@ -58,7 +58,9 @@ def split_file(splits, category: str, split: str) -> Path:
     try:
         return Path(splits[category][split])
     except KeyError as err:
-        raise KeyError(f"config data.splits has no entry for {category}/{split}") from err
+        raise KeyError(f"config data.splits has no entry for {category}/{split}: add "
+                       f"data.splits.{category}.{split}: <DeepSDF split JSON>, or drop {category} from the "
+                       "categories of the targets you run") from err
 
 
 def spec_path(shapenet_root, synset: str, instance: str) -> Path:
