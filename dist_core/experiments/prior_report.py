@@ -22,6 +22,7 @@ from ..data import deepsdf, shapenet
 from ..data.preprocess import sample_surface
 from ..data.seeding import derive_seed, derived_rng
 from ..mesh import SDFMesh, extract_mesh
+from ..mesh_picture import render_mesh
 from ..prior import SdfSamples, fit_latent_to_sdf_samples
 
 __all__ = ["Reconstruction", "reconstruct", "ground_truth_points", "reconstruction_grid",
