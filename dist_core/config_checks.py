@@ -4,10 +4,11 @@ The schema (``workflow/schemas/config.schema.yaml``) checks each key on its own:
 fixed sets of values. What is left are the relations between keys, which this module checks before any job
 runs, each message naming the key and the fix:
 
-* :func:`parse_problems`: contradictions that make the workflow itself unbuildable (``table2.curve.instance``
-  past ``table2.instances``); the Snakefile raises them while it reads the rule files.
-* :func:`target_problems`: what a family of targets needs from the other sections (``table2.categories``
-  must be prepared by ``data`` and have a prior). They are raised only when a rule of that family is in the
+* :func:`parse_problems`: mistakes that would stop the rule files from being read at all
+  (``table2.curve.instance`` past ``table2.instances``); the Snakefile raises them before it reads them.
+* :func:`target_problems`: what a family of targets needs from its own and the other sections
+  (``table2.categories`` must be prepared by ``data`` and have a prior, ``table2.curve.category`` must be one
+  of them). They are raised only when a rule of that family is in the
   jobs to run (an input function of its rules, :func:`raise_problems`), so a configuration trimmed for a
   quick ``snakemake table2`` need not also be consistent for Table 3 or the demos.
 
@@ -78,22 +79,14 @@ def _missing(key: str, values, where: str, allowed, fix: str) -> list[str]:
 
 
 def parse_problems(config: Mapping) -> list[str]:
-    """Contradictions inside one section, which would stop the workflow from being built at all."""
+    """Mistakes that would stop the rule files from being read at all (a bare IndexError otherwise)."""
     problems = []
     table2 = config.get("table2") or {}
     curve = table2.get("curve") or {}
-    if "category" in curve and "categories" in table2:
-        problems += _missing("table2.curve.category", curve["category"], "table2.categories", table2["categories"],
-                             "the curve follows one of the table's instances: pick one of those categories")
     if "instance" in curve and "instances" in table2 and curve["instance"] >= table2["instances"]:
         problems.append(f"config table2.curve.instance: {curve['instance']} is not one of the {table2['instances']} "
                         f"instances of table2.instances (0 to {table2['instances'] - 1}); lower it or raise "
                         "table2.instances")
-    table3 = config.get("table3") or {}
-    robustness = table3.get("robustness") or {}
-    if "instances" in robustness and "instances" in table3 and robustness["instances"] > table3["instances"]:
-        problems.append(f"config table3.robustness.instances: {robustness['instances']} is more than the "
-                        f"{table3['instances']} of table3.instances; lower it or raise table3.instances")
     return problems
 
 
@@ -126,6 +119,9 @@ def _table2_problems(config: Mapping) -> list[str]:
     problems += _missing("table2.settings", table2.get("settings", []), "data.single_view.sparse", sparse,
                          "the single-view inputs hold those settings only; add it there or drop it here")
     curve = table2.get("curve") or {}
+    if "category" in curve:
+        problems += _missing("table2.curve.category", curve["category"], "table2.categories", categories,
+                             "the curve follows one of the table's instances: pick one of those categories")
     if "setting" in curve:
         problems += _missing("table2.curve.setting", curve["setting"], "data.single_view.sparse", sparse,
                              "the single-view inputs hold those settings only; pick one of them")
@@ -145,6 +141,10 @@ def _table3_problems(config: Mapping) -> list[str]:
     problems += _prepared_problems(config, "data.pmo.categories", pmo.get("categories", []))
     if "ours_rand" in table3.get("methods", []):
         problems += _prior_problems(config, "table3.categories", categories)
+    robustness = table3.get("robustness") or {}
+    if robustness.get("instances", 0) > table3.get("instances", 0):
+        problems.append(f"config table3.robustness.instances: {robustness['instances']} is more than the "
+                        f"{table3.get('instances', 0)} of table3.instances; lower it or raise table3.instances")
     count = pmo.get("instances_per_category")
     if count is not None and table3.get("instances", 0) > count:
         problems.append(f"config table3.instances: {table3['instances']} is more than the {count} sequences of "
