@@ -37,3 +37,4 @@ rule all:
     input:
         report_targets,
         rules.timings.output,
+        report_table_page("timings"),

@@ -16,7 +16,7 @@ threads: 1              # two one-thread jobs at a time on --cores 2
 data:
   categories: [chair]
   synthetic: {{train_per_category: 2, test_per_category: 1, sdf_samples: 1000, surface_samples: 200}}
-  pmo: {{categories: [chair], instances_per_category: 1, views: 2, resolution: 16, points: 100}}
+  pmo: {{categories: [chair], instances_per_category: 1, resolution: 16, points: 100}}
 priors: {{source: shipped, shipped_dir: {REPO / 'resources' / 'priors'}, categories: [chair]}}
 table2: {{categories: [chair]}}
 table3: {{categories: [chair]}}

@@ -1,5 +1,8 @@
-"""The `priors` and `prior_report` rules end to end on a tiny embedded dataset (about a minute: slow)."""
+"""The `priors` and `prior_report` rules end to end on a tiny embedded dataset, and the quality table in the
+report (about a minute: slow)."""
 
+import base64
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +20,7 @@ data:
   categories: [table]
   synthetic: {train_per_category: 3, test_per_category: 2, sdf_samples: 2000, surface_samples: 300}
   single_view: {resolution: 24}
-  pmo: {categories: [table], instances_per_category: 1, views: 3, resolution: 24, points: 200}
+  pmo: {categories: [table], instances_per_category: 1, resolution: 24, points: 200}
 priors:
   source: trained
   categories: [table]
@@ -33,6 +36,13 @@ priors:
 """
 
 
+def embedded_files(report: Path) -> dict:
+    """name -> bytes of every file that a self-contained Snakemake report embeds."""
+    text = report.read_text(errors="replace")
+    return {name: base64.b64decode(data) for name, data in
+            re.findall(r'"data_uri": "data:[^;"]*;charset=[^;"]*;filename=([^;"]+);base64,([A-Za-z0-9+/=]+)"', text)}
+
+
 def snakemake(tmp_path, *args):
     command = [str(Path(sys.executable).with_name("snakemake")), "-s", str(REPO / "Snakefile"), "--directory",
                str(tmp_path), "--configfile", str(REPO / "config" / "config.yaml"), str(tmp_path / "tiny.yaml"),
@@ -43,7 +53,7 @@ def snakemake(tmp_path, *args):
 @pytest.mark.slow
 def test_priors_train_report_and_ship_without_retraining(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
-    run = snakemake(tmp_path, "prior_report")
+    run = snakemake(tmp_path, "prior_report", "report_table_prior_quality")
     assert run.returncode == 0, run.stderr[-3000:]
     prior = tmp_path / "results" / "priors" / "table"
     decoder, codes, specs = load_experiment(prior)
@@ -53,6 +63,14 @@ def test_priors_train_report_and_ship_without_retraining(tmp_path):
     assert (quality["median_chamfer_x1000"] > 0).all() and quality["epochs"].eq(6).all()
     assert (tmp_path / "results" / "priors" / "reconstructions.png").stat().st_size > 1000
     assert "Nothing to be done" in snakemake(tmp_path, "prior_report", "--dry-run").stdout
+
+    # The report shows the quality table itself, not only a link to the CSV.
+    report = snakemake(tmp_path, "--report", str(tmp_path / "report.html"), "report_table_prior_quality")
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = embedded_files(tmp_path / "report.html")["prior_quality.html"].decode()
+    assert "<caption>DeepSDF&#x27;s Chamfer distance x 1000 between each shape" in page
+    median = f"{quality['median_chamfer_x1000'].iloc[0]:.4g}"
+    assert f"<td>{median}</td>" in page and '<td class="text">train</td>' in page
 
     # Shipped: copied beside the workflow, then read directly; no job may (re)train it, whatever the
     # timestamps of the training outputs say.

@@ -33,7 +33,7 @@ data:
   categories: [table]
   synthetic: {train_per_category: 3, test_per_category: 1, sdf_samples: 3000, surface_samples: 300}
   single_view: {resolution: 16}
-  pmo: {categories: [table], instances_per_category: 1, views: 2, resolution: 16, points: 100}
+  pmo: {categories: [table], instances_per_category: 1, resolution: 16, points: 100}
 priors:
   source: trained
   categories: [table]
