@@ -49,8 +49,11 @@ def test_shipped_configurations_are_valid(extra):
     (("data", "synthetic", "test_per_category"), "16", "'16' is not of type 'integer'"),
     (("data", "categories"), ["sofa", "bed"], "'bed' is not one of"),
     (("data", "single_view", "sparse"), ["dense", "ten percent"], "'ten percent' does not match"),
-    (("priors", "source"), "downloaded", "'downloaded' is not one of ['shipped', 'trained']"),
+    (("priors", "source"), "downloaded", "'downloaded' is not one of ['shipped', 'trained'"),
     (("device",), "gpu", "'gpu' does not match"),
+    (("table2", "ours", "iteratons"), 5, "'iteratons' was unexpected"),
+    (("table3", "methods"), ["ours_rand", "pmo_orignal"], "'pmo_orignal' is not one of"),
+    (("table3", "pmo", "decoder", "epohcs"), 5, "'epohcs' was unexpected"),
 ])
 def test_a_mistake_is_reported_with_the_key(path, value, message):
     config = default_config()
@@ -102,3 +105,20 @@ def test_every_key_of_the_schema_is_documented():
     assert {"renderer", "eps", "lights", "convergence", "canonical_frame", "diverge_factor"} <= keys
     missing = sorted(k for k in keys if not re.search(rf"\b{re.escape(k)}\b", readme))
     assert not missing, f"config/README.md does not document {missing}"
+
+
+def _open_objects(node, path="schema"):
+    """Paths of the schema's object blocks that list properties but accept others."""
+    if isinstance(node, dict):
+        if "properties" in node and node.get("additionalProperties") is not False:
+            yield path
+        for key, child in node.items():
+            yield from _open_objects(child, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _open_objects(child, f"{path}[{i}]")
+
+
+def test_every_settings_block_refuses_unknown_keys():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert list(_open_objects(schema)) == []
