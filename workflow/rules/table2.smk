@@ -57,8 +57,9 @@ rule table2_instance:
 rule table2_tables:
     input:
         config_check("table2"),
-        results=[table2_result(c, i) for c in T2["categories"] for i in table2_instances(c)],
-        views=[data_single_view(c, i) for c in T2["categories"] for i in table2_instances(c)],
+        # Input functions (and a param function below): the split files are read only when Table 2 is asked for.
+        results=lambda wildcards: [table2_result(c, i) for c in T2["categories"] for i in table2_instances(c)],
+        views=lambda wildcards: [data_single_view(c, i) for c in T2["categories"] for i in table2_instances(c)],
     output:
         csv=report(RESULTS / "table2.csv", category="Table 2", caption="../report/table2.rst"),
         per_instance=RESULTS / "table2_per_instance.csv",
@@ -67,8 +68,8 @@ rule table2_tables:
                         caption="../report/table2_figure.rst") for c in T2["categories"]],
     params:
         categories=T2["categories"],
-        figure_instances=[table2_instances(c)[min(T2["figure_instance"], len(table2_instances(c)) - 1)]
-                          for c in T2["categories"]],
+        figure_instances=lambda wildcards: [table2_instances(c)[min(T2["figure_instance"], len(table2_instances(c)) - 1)]
+                                            for c in T2["categories"]],
         with_paper=not DATA_SYNTHETIC,
         shapenet_root=DATA["shapenet_root"],
         deepsdf_dir=DATA["deepsdf_dir"],
@@ -87,7 +88,7 @@ rule table2_tables:
 rule table2_curve:
     input:
         config_check("table2"),
-        view=data_single_view(T2["curve"]["category"], _curve_instance()),
+        view=lambda wildcards: data_single_view(T2["curve"]["category"], _curve_instance()),
         prior=prior_files(T2["curve"]["category"]),
     output:
         csv=RESULTS / "table2" / "loss_chamfer.csv",
