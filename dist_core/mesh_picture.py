@@ -1,4 +1,7 @@
-"""Grey pictures of triangle meshes for figures: ray cast from a fixed three-quarter view, Lambert-shaded."""
+"""Grey pictures of triangle meshes for figures: ray cast from a fixed three-quarter view, Lambert-shaded.
+
+The shading uses the normals of :func:`dist_core.data.groundtruth.raycast`, which face the camera: a ShapeNet
+soup of mixed winding, or a decoded mesh that came out inside-out, shades like its outward-wound twin."""
 
 from __future__ import annotations
 
