@@ -17,7 +17,14 @@ tracer):
     once a ray has samples on both sides of the surface, its next sample is the regula-falsi estimate
     inside that bracket (Illinois variant) instead of another ``alpha * f`` step. Aggressive marching
     brackets the surface after a step or two and the bracket converges superlinearly, where plain
-    aggressive marching only halves its error per step around the root.
+    aggressive marching only halves its error per step around the root. A ray that approaches the
+    surface (its last two samples fall) may jump further than the aggressive step, to the secant
+    estimate of the root; such a jump leaves unchecked the part of the ray beyond ``|f|``, where a thin
+    part can hide, so it has to be confirmed: if the sample after the landing already recedes (``f``
+    rises) without the surface having been bracketed, the predicted root did not exist, the ray goes
+    back to the end of the free space it had certified before the jump and marches that stretch again
+    with certified steps (``|f|``, no jump), so it finds what it jumped over. A jump never carries a
+    ray out of the unit sphere.
 
 Convergence is ``|f| < eps`` (paper section 3.2, eps = 5e-5). Every ray starts where it enters the unit
 sphere (DeepSDF shapes live inside it) and is background when it misses the sphere or leaves it. Steps are
@@ -178,6 +185,12 @@ class _RayState:
         self.buffer_abs = torch.full((n, grad_samples), math.inf, device=device)
         self.buffer_len = self.length[:, None].repeat(1, grad_samples)
         self.cone_rate = torch.zeros(n, device=device)
+        # Secant jumps awaiting confirmation (``refine``): where the unchecked stretch of the jump made at the
+        # previous sample (``jump_start``) and at the one before (``older_jump_start``) begins (NaN: no jump),
+        # and up to where a rewound ray marches with certified steps.
+        self.jump_start = torch.full((n,), math.nan, device=device)
+        self.older_jump_start = torch.full((n,), math.nan, device=device)
+        self.careful_until = torch.full((n,), -math.inf, device=device)
 
     def inherit(self, parent: "_RayState", index: torch.Tensor, options: TracerOptions) -> None:
         """Start each ray where its parent stopped (see the module docstring)."""
@@ -244,7 +257,7 @@ def _update(state: _RayState, idx, d, f, alpha, clamp, options: TracerOptions, f
     positive = f > 0
     step = alpha * f.clamp(-clamp, clamp)
     if options.refine:
-        d_next, bracket_closed = _refined_step(state, idx, d, f, positive, step, clamp)
+        d_next, bracket_closed = _refined_step(state, idx, d, f, positive, step, clamp, far)
         converged |= bracket_closed
     else:
         d_next = d + step
@@ -290,11 +303,13 @@ def _cone_step(state: _RayState, idx, d, f, clamp, options: TracerOptions) -> No
     state.d_prev[idx], state.f_prev[idx] = d, f
 
 
-def _refined_step(state: _RayState, idx, d, f, positive, step, clamp):
+def _refined_step(state: _RayState, idx, d, f, positive, step, clamp, far):
     """Our step rule (``refine``): Illinois regula falsi inside a bracket of the surface; outside one, the
     secant estimate of the root when the samples approach the surface (never below |f|, the step a true
-    SDF guarantees to be free, never beyond ``SECANT_REACH`` aggressive steps), else the aggressive step. Returns the next lengths and the rays whose bracket has
-    shrunk below float resolution (hits, even where a grazing ray keeps |f| above eps)."""
+    SDF guarantees to be free, never beyond ``SECANT_REACH`` aggressive steps), else the aggressive step;
+    a secant jump beyond the aggressive step is confirmed or rewound (module docstring). Returns the next
+    lengths and the rays whose bracket has shrunk below float resolution (hits, even where a grazing ray
+    keeps |f| above eps)."""
     side = torch.where(positive, 1, -1).to(torch.int8)
     repeat = state.last_side[idx] == side
     state.f_neg[idx] = torch.where(positive & repeat, state.f_neg[idx] * 0.5, state.f_neg[idx])
@@ -317,8 +332,24 @@ def _refined_step(state: _RayState, idx, d, f, positive, step, clamp):
     # Secant estimate of the distance to the root, usable when the samples approach the surface.
     approaching = slope < -0.05
     secant = (f.abs() / slope.abs()).clamp(min=f.abs().clamp(max=clamp))
-    magnitude = torch.where(approaching, torch.minimum(SECANT_REACH * step.abs(), secant), step.abs())
+    free = f.abs().clamp(max=clamp)
+    careful = d < state.careful_until[idx]
+    magnitude = torch.where(approaching & ~careful, torch.minimum(SECANT_REACH * step.abs(), secant),
+                            torch.where(careful, free, step.abs()))
+    # A jump is confirmed by the landing sample and the next one: either of them receding unbracketed sends
+    # the ray back to where the free space certified before the (oldest unconfirmed) jump ended.
+    older, last = state.older_jump_start[idx], state.jump_start[idx]
+    rewind_to = torch.where(torch.isnan(older), last, older)
+    rewind = torch.isfinite(rewind_to) & positive & ~bracketed & (slope > 0)
+    jump = positive & ~bracketed & ~rewind & (magnitude > step.abs())
+    magnitude = torch.where(jump & (d + magnitude > far), step.abs(), magnitude)
+    jump &= magnitude > step.abs()
+    nan = torch.full_like(d, math.nan)
+    state.older_jump_start[idx] = torch.where(rewind, nan, last)
+    state.jump_start[idx] = torch.where(jump, d + free, nan)
+    state.careful_until[idx] = torch.where(rewind, d, state.careful_until[idx])
     d_next = torch.where(bracketed, regula_falsi, d + torch.sign(f) * magnitude)
+    d_next = torch.where(rewind, rewind_to, d_next)
     closed = bracketed & ((d_neg - d_pos).abs() < 1e-6)
     return d_next, closed
 
