@@ -11,8 +11,11 @@
   when no pixel needs it. The outside term's gradient is ``-df`` on every such pixel, whatever side of
   the surface its converged sample lies on (``|f| < eps``); with ``|f|`` it would have the sign of ``f``
   and push the surface in wherever the sample lies just inside it.
+* :func:`normal_loss` is DIST's ``compute_loss_normal``: the mean of ``-n . n_gt`` over the pixels where
+  both normals exist. Paper eq. 5 has no normal term; DIST's ``run_single_shape.py`` adds it with weight 5
+  when ground-truth normals are given (the optimisation of the paper's Fig. 5).
 
-Images are (H, W) tensors; masks are (H, W) bool tensors on the same device.
+Images are (H, W) tensors (normals (H, W, 3)); masks are (H, W) bool tensors on the same device.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["depth_l1", "SilhouetteLoss", "silhouette_loss"]
+__all__ = ["depth_l1", "normal_loss", "SilhouetteLoss", "silhouette_loss"]
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -43,6 +46,25 @@ def depth_l1(depth: torch.Tensor, target: torch.Tensor, observed: torch.Tensor, 
     if not bool(overlap.any()):
         return depth.new_zeros(())
     return (depth[overlap] - target[overlap]).abs().mean()
+
+
+def normal_loss(normal: torch.Tensor, target: torch.Tensor, observed: torch.Tensor,
+                rendered: torch.Tensor) -> torch.Tensor:
+    """Mean ``-n . n_gt`` of the unit normals over the ``observed & rendered`` pixels (0 when none): -1 when
+    every rendered normal equals its target.
+
+    Args:
+        normal: (H, W, 3) rendered normals (``Rendering.normal``, camera frame).
+        target: (H, W, 3) observed normals in the same frame (any value where not observed).
+        observed: (H, W) bool, pixels whose normal is given.
+        rendered: (H, W) bool, ``Rendering.valid``.
+    """
+    overlap = observed & rendered
+    if not bool(overlap.any()):
+        return normal.new_zeros(())
+    n = torch.nn.functional.normalize(normal[overlap], dim=-1, eps=1e-12)
+    t = torch.nn.functional.normalize(target[overlap], dim=-1, eps=1e-12)
+    return -(n * t).sum(-1).mean()
 
 
 @dataclass

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dist_core.camera import Camera
-from dist_core.fit import FitOptions, depth_target, fit_latent_to_depth
+from dist_core.fit import FitOptions, depth_target, fit_latent_to_depth, fit_latents_to_depth
 from dist_core.render import render
 from dist_core.sdf import Sphere
 
@@ -71,3 +71,59 @@ def test_callback_sees_each_evaluated_code():
                                  FitOptions(iterations=3, lr=0.01), callback=lambda i, z: seen.append((i, z.clone())))
     assert [i for i, _ in seen] == [1, 2, 3]
     assert torch.equal(seen[0][1], Sphere(0.4).latent) and not torch.equal(seen[2][1], result.latent)
+
+
+def _sparse(mask, count, seed):
+    chosen = np.zeros(mask.size, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(np.flatnonzero(mask), count, replace=False)] = True
+    return chosen.reshape(mask.shape)
+
+
+def test_codes_fitted_together_follow_the_paths_they_follow_alone():
+    camera, depth, mask = _observation(width=16)
+    targets = [depth_target(camera, depth, mask, mask), depth_target(camera, depth, _sparse(mask, 20, 1)),
+               depth_target(camera, depth, _sparse(mask, 20, 2), observed_silhouette=False)]
+    inits = torch.stack([Sphere(0.35).latent, Sphere(0.4).latent, Sphere(0.3, (0.02, 0.0, 0.0)).latent])
+    options = FitOptions(iterations=8, lr=0.02, w_l2=0.1)
+    together = fit_latents_to_depth(Sphere(), targets, inits, options)
+    for target, init, joint in zip(targets, inits, together):
+        alone = fit_latent_to_depth(Sphere(), target, init, options)
+        assert torch.allclose(joint.latent, alone.latent, atol=1e-6)
+        assert np.allclose(joint.losses, alone.losses, rtol=1e-5)
+        assert joint.forward_queries == alone.forward_queries
+
+
+def test_a_failing_code_stops_alone_and_keeps_its_last_finite_value():
+    camera, depth, mask = _observation(width=16)
+    target = depth_target(camera, depth, mask, mask)
+    inits = torch.stack([Sphere(0.35).latent, torch.tensor([0.0, 0.0, 0.0, float("nan")])])
+    good, bad = fit_latents_to_depth(Sphere(), [target, target], inits, FitOptions(iterations=5, lr=0.02, w_l2=0.0))
+    assert bad.failed and "not finite" in bad.reason and bad.steps == 0 and bad.rendering is None
+    assert not good.failed and good.steps == 5 and good.rendering is not None
+    alone = fit_latent_to_depth(Sphere(), target, inits[0], FitOptions(iterations=5, lr=0.02, w_l2=0.0))
+    assert torch.allclose(good.latent, alone.latent, atol=1e-6)
+
+
+def test_depth_only_target_has_no_silhouette_term():
+    camera, depth, mask = _observation(width=16)
+    observed = _sparse(mask, 20, 0)
+    target = depth_target(camera, depth, observed, observed_silhouette=False)
+    assert not target.inside.any() and target.outside is None
+    # A sphere far too small to reach the observed pixels gets no gradient from depth alone: it stays.
+    result = fit_latent_to_depth(Sphere(), target, Sphere(0.05).latent, FitOptions(iterations=3, lr=0.02, w_l2=0.0))
+    assert result.silhouette_losses == [0.0, 0.0, 0.0]
+    assert torch.allclose(result.latent, Sphere(0.05).latent)
+
+
+def test_normal_term_recovers_the_sphere_centre_from_normals():
+    camera, depth, mask = _observation(width=24)
+    truth = Sphere(0.5, (0.05, -0.05, 0.0))
+    with torch.no_grad():
+        normals = render(truth, truth.latent, camera, outputs=("normal",)).normal.numpy()
+    target = depth_target(camera, depth, mask, mask, normal=normals)
+    result = fit_latent_to_depth(Sphere(), target, Sphere(0.45).latent,
+                                 FitOptions(iterations=40, lr=0.02, w_l2=0.0, w_normal=5.0))
+    assert not result.failed and len(result.normal_losses) == 40
+    # -n . n_gt: from above -1 at the start to about -1 at the end (unit normals agree).
+    assert result.normal_losses[-1] < -0.99 and result.normal_losses[-1] <= result.normal_losses[0]
+    assert np.allclose(result.latent[:3].numpy(), [0.05, -0.05, 0.0], atol=0.03)

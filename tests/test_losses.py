@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dist_core.camera import Camera
-from dist_core.losses import depth_l1, silhouette_loss
+from dist_core.losses import depth_l1, normal_loss, silhouette_loss
 from dist_core.render import render
 from dist_core.sdf import Sphere, Union
 
@@ -94,3 +94,15 @@ def test_rendered_pixels_carry_the_signed_sdf_of_their_sample():
     f = r.silhouette[r.valid] + 5e-5
     assert (f.abs() < 5e-5 + 1e-7).all()
     assert (r.silhouette[~r.valid] > 0).all()
+
+
+def test_normal_loss_is_minus_the_mean_cosine_over_observed_rendered_pixels():
+    normal = torch.tensor([[[0.0, 0.0, -2.0], [1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]])
+    target = torch.tensor([[[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]], [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    observed = torch.tensor([[True, True], [True, True]])
+    rendered = torch.tensor([[True, True], [False, False]])
+    # Overlap: (0, 0) cosine 1 (lengths do not matter), (0, 1) cosine -1.
+    assert torch.isclose(normal_loss(normal, target, observed, rendered), torch.tensor(0.0))
+    assert torch.isclose(normal_loss(normal, target, torch.tensor([[True, False], [False, False]]), rendered),
+                         torch.tensor(-1.0))
+    assert normal_loss(normal, target, observed, torch.zeros_like(rendered)) == 0.0
