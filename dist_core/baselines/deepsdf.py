@@ -1,10 +1,12 @@
 """The DeepSDF baseline of Table 2: shape completion from a depth image by DeepSDF's latent fit.
 
 DeepSDF cannot use a depth image directly: its pixels are back-projected to 3D and SDF samples are placed
-at fixed distances along the surface normal on both sides (value ``+d`` outside, ``-d`` inside), plus the
-surface points themselves (value 0). The paper gives DeepSDF the ground-truth normals, since they cannot be
-estimated reliably from sparse depth. The code is then fitted with DeepSDF's ``reconstruct``
-(:func:`dist_core.prior.fit_latent_to_sdf_samples`: clamped L1, l2 code regulariser, Adam).
+at fixed distances along the surface normal on both sides (value ``+d`` outside, ``-d`` inside), as DeepSDF
+prepares a partial scan for shape completion. ``surface=True`` also keeps the surface points themselves
+(value 0), which DeepSDF does not (a switch, off for the paper's protocol). The paper gives DeepSDF the
+ground-truth normals, since they cannot be estimated reliably from sparse depth. The code is then fitted
+with DeepSDF's ``reconstruct`` (:func:`dist_core.prior.fit_latent_to_sdf_samples`: clamped L1, l2 code
+regulariser, Adam).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ __all__ = ["depth_sdf_samples", "fit_depth_deepsdf"]
 
 
 def depth_sdf_samples(depth: np.ndarray, normal: np.ndarray, observed: np.ndarray, camera: Camera,
-                      offsets=(0.025,), surface: bool = True) -> SdfSamples:
+                      offsets=(0.025,), surface: bool = False) -> SdfSamples:
     """SDF samples from the ``observed`` pixels of a depth image and their normals.
 
     Args:
@@ -51,12 +53,12 @@ def depth_sdf_samples(depth: np.ndarray, normal: np.ndarray, observed: np.ndarra
 
 
 def fit_depth_deepsdf(decoder, depth: np.ndarray, normal: np.ndarray, observed: np.ndarray, camera: Camera,
-                      offsets=(0.025,), surface: bool = True, seed: int = 0, **fit) -> FitResult:
+                      offsets=(0.025,), surface: bool = False, seed: int = 0, **fit) -> FitResult:
     """DeepSDF's latent fit to the SDF samples of a depth image (:func:`depth_sdf_samples`).
 
     ``fit`` goes to :func:`dist_core.prior.fit_latent_to_sdf_samples` (iterations, lr, samples_per_step,
     l2_reg, clamp, init_std, init, progress). A depth image gives far fewer samples than DeepSDF's 8000
-    per step (a 64 x 64 view about 3 x 300, 20 points 60): ``reconstruct`` would draw the same few samples
+    per step (a 128 x 128 view about 2 x 1,200, 20 points 40): ``reconstruct`` would draw the same few samples
     over and over, so a step here draws at most as many as there are (same expected loss, a fraction of
     the cost).
     """

@@ -18,7 +18,7 @@ def table2_result(category, instance):
 
 def _table2_params():
     """Everything an instance's numbers depend on, as JSON: editing it reruns the instance jobs."""
-    keys = ("settings", "methods", "ours", "deepsdf", "mesh_resolution", "chamfer_samples")
+    keys = ("settings", "methods", "ours", "deepsdf", "renderer", "batch_render", "mesh_resolution", "chamfer_samples")
     return json.dumps({k: T2[k] for k in keys}, sort_keys=True)
 
 
@@ -63,13 +63,19 @@ rule table2_tables:
     output:
         csv=report(RESULTS / "table2.csv", category="Table 2", caption="../report/table2.rst"),
         per_instance=RESULTS / "table2_per_instance.csv",
+        paired=report(RESULTS / "table2_paired.csv", category="Table 2", caption="../report/table2_paired.rst"),
+        skipped=RESULTS / "table2_skipped.csv",
         markdown=report(RESULTS / "table2.md", category="Table 2", caption="../report/table2.rst"),
         figures=[report(RESULTS / "table2" / f"figure_{c}.png", category="Table 2", subcategory="Figures",
                         caption="../report/table2_figure.rst") for c in T2["categories"]],
     params:
         categories=T2["categories"],
-        figure_instances=lambda wildcards: [table2_instances(c)[min(T2["figure_instance"], len(table2_instances(c)) - 1)]
-                                            for c in T2["categories"]],
+        instances=lambda wildcards: {c: table2_instances(c) for c in T2["categories"]},
+        figure_instance=T2["figure_instance"],
+        prior_dirs=[str(prior_dir(c)) for c in T2["categories"]],
+        table2=_table2_params(),
+        renderer=config_json("renderer"),
+        resolution=DATA["single_view"]["resolution"],
         with_paper=not DATA_SYNTHETIC,
         shapenet_root=DATA["shapenet_root"],
         deepsdf_dir=DATA["deepsdf_dir"],
@@ -92,6 +98,7 @@ rule table2_curve:
         prior=prior_files(T2["curve"]["category"]),
     output:
         csv=RESULTS / "table2" / "loss_chamfer.csv",
+        correlation=RESULTS / "table2" / "loss_chamfer_correlation.csv",
         figure=report(RESULTS / "table2" / "loss_chamfer.png", category="Table 2", subcategory="Figures",
                       caption="../report/table2_curve.rst"),
     params:
