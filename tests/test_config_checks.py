@@ -11,12 +11,22 @@ import yaml
 
 from dist_core.config_checks import ConfigError, parse_problems, raise_problems, target_problems, typed_overrides
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
 def default_config():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def merged(base, extra):
+    """Snakemake's merge of a second config file: nested sections key by key."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def with_values(config, **values):
@@ -34,10 +44,7 @@ def with_values(config, **values):
 def test_the_shipped_configurations_have_no_problems():
     default = default_config()
     shapenet = yaml.safe_load((REPO / "config" / "shapenet.yaml").read_text())
-    merged = copy.deepcopy(default)
-    for section, values in shapenet.items():
-        merged[section] = {**merged[section], **values} if isinstance(values, dict) else values
-    for config in (default, merged):
+    for config in (default, merged(default, shapenet)):
         assert parse_problems(config) == []
         assert target_problems(config) == {family: [] for family in target_problems(config)}
 
@@ -126,10 +133,9 @@ def test_a_cross_key_mistake_stops_the_dry_run_naming_the_key(tmp_path):
     code, log = dry_run(tmp_path, "table1", f"table2={{curve: {{instance: {count}}}}}")
     assert code != 0 and f"config table2.curve.instance: {count} is not one of the {count} instances" in log
     # A family's needs stop only its own targets: Table 1 plans with data trimmed to one category ...
-    trimmed = f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"
-    code, log = dry_run(tmp_path, "table1", "data={categories: [sofa]}", trimmed)
+    code, log = dry_run(tmp_path, "table1", "data={categories: [sofa]}", *shipped_overrides())
     assert code == 0, log[-3000:]
     # ... and Table 2 stops before any job runs, naming the key.
-    code, log = dry_run(tmp_path, "table2", "data={categories: [sofa]}", trimmed)
+    code, log = dry_run(tmp_path, "table2", "data={categories: [sofa]}", *shipped_overrides())
     assert code != 0 and "config table2.categories: 'plane' is not in data.categories [sofa]" in log
     assert not (tmp_path / "results").exists()

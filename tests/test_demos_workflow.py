@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = f"""\
 results: results
@@ -69,7 +71,7 @@ def test_demo_and_figure_rules_and_the_report(tmp_path):
 def test_a_bare_snakemake_plans_every_table_figure_demo_and_the_timings(tmp_path):
     run = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "-s", str(REPO / "Snakefile"),
                           "--directory", str(tmp_path), "--dry-run", "--configfile", str(REPO / "config" / "config.yaml"),
-                          "--config", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"],
+                          "--config", *shipped_overrides()],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]

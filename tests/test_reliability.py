@@ -24,6 +24,8 @@ from dist_core.decoder import Decoder, load_experiment, save_experiment
 from dist_core.io import read_h5, write_h5
 from dist_core.prior import MEAN_LATENT_FILE, load_mean_latent, snapshot_epoch
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = """\
@@ -149,7 +151,8 @@ def test_no_two_jobs_write_the_same_file(tmp_path):
     # The default configuration with priors trained by the workflow: every rule family is in the DAG.
     run = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "all", "priors",
                           "prior_report", "data", "--dry-run", "--forceall", "--configfile",
-                          str(REPO / "config" / "config.yaml"), "--config", "priors={source: trained}"],
+                          str(REPO / "config" / "config.yaml"), "--config",
+                          *shipped_overrides(priors={"source": "trained"})],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]

@@ -12,6 +12,8 @@ import pandas as pd
 from dist_core.experiments.report_tables import csv_to_html, format_cell, html_table
 from dist_core.io import write_csv
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,7 +48,7 @@ def test_an_empty_table_still_has_its_header():
 def test_the_default_target_puts_every_table_page_in_the_report(tmp_path):
     run = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "-s", str(REPO / "Snakefile"),
                           "--directory", str(tmp_path), "--dry-run", "--configfile", str(REPO / "config" / "config.yaml"),
-                          "--config", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"],
+                          "--config", *shipped_overrides()],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]

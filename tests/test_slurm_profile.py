@@ -10,6 +10,8 @@ import pytest
 
 pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install snakemake-executor-plugin-slurm")
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -31,12 +33,12 @@ def resource(resources: str, name: str):
 
 def test_slurm_profile_sends_every_renderer_job_to_the_gpu_partition_whatever_the_categories(tmp_path):
     snakemake = Path(sys.executable).with_name("snakemake")
-    # chair is not a Table 3 category of the default: its jobs' rule names are not in any list.
+    # chair is not a Table 3 category of the default (and has no shipped PMO networks: PMO is trained here).
     run = subprocess.run(
         [str(snakemake), "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "all", "--dry-run",
          "--workflow-profile", str(REPO / "profiles" / "slurm"), "--configfile", str(REPO / "config" / "config.yaml"),
-         "--config", "device=cuda", f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}",
-         "table3={categories: [car, plane, chair]}"],
+         "--config", "device=cuda", *shipped_overrides(table3={"categories": ["car", "plane", "chair"],
+                                                                "pmo": {"source": "trained"}})],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
@@ -45,7 +47,7 @@ def test_slurm_profile_sends_every_renderer_job_to_the_gpu_partition_whatever_th
     gpu_rules = [r for r in jobs if r.startswith(("table1", "table2_instance", "table2_curve", "table3_", "prior_",
                                                   "camera_demo", "color_demo", "convergence_figure"))]
     assert {"table1", "table2_instance", "camera_demo", "color_demo", "table3_chair_ours_rand",
-            "table3_chair_pmo_rand"} <= set(gpu_rules)
+            "table3_chair_pmo_rand", "table3_pmo_train"} <= set(gpu_rules)
     for rule in gpu_rules:
         for resources in jobs[rule]:
             assert resource(resources, "slurm_partition") == "gpu" and resource(resources, "gpu") == "1", rule

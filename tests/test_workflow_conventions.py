@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from workflow_runs import shipped_overrides
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # Lints that the conda environments, the narrowed params and the split of helper functions from rules
@@ -21,8 +23,7 @@ PENDING_LINTS = ("Specify a conda environment or container for each rule.",
 
 def lints(tmp_path) -> tuple[int, list[str]]:
     run = subprocess.run([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--lint",
-                          "--configfile", str(REPO / "config" / "config.yaml"), "--config",
-                          f"priors={{shipped_dir: {REPO / 'resources' / 'priors'}}}"],
+                          "--configfile", str(REPO / "config" / "config.yaml"), "--config", *shipped_overrides()],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     return run.returncode, re.findall(r"^\s+\* (.*?):\s*$", run.stdout + run.stderr, re.M)
 

@@ -140,6 +140,7 @@ if DATA_SYNTHETIC:
             threads: 1
             resources:
                 mem_mb=1500,
+                runtime=30,
             log:
                 _data_log(f"generate_{_category}"),
             benchmark:
@@ -157,6 +158,7 @@ if DATA_SYNTHETIC:
         threads: 1
         resources:
             mem_mb=1000,
+            runtime=10,
         log:
             _data_log("pmo_index"),
         script:
@@ -181,6 +183,7 @@ if DATA_SYNTHETIC:
             threads: 1
             resources:
                 mem_mb=2000,
+                runtime=30,
             log:
                 _data_log(f"pmo_sequences_{_category}"),
             benchmark:
@@ -204,6 +207,7 @@ rule data_single_view:
     threads: 1
     resources:
         mem_mb=1500,
+        runtime=10,
     log:
         RESULTS / "logs" / "data" / "single_view" / "{synset}" / "{instance}.log",
     benchmark:
@@ -227,6 +231,7 @@ rule data_multi_view:
     threads: 1
     resources:
         mem_mb=2000,
+        runtime=10,
     log:
         RESULTS / "logs" / "data" / "multi_view" / "{synset}" / "{instance}.log",
     benchmark:
@@ -244,4 +249,5 @@ def _all_data(wildcards):
 rule data:
     """Every input of data.categories' test splits and of data.pmo's instances (the tables prepare their own)."""
     input:
+        config_check("data"),
         _all_data,

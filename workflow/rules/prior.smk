@@ -54,6 +54,7 @@ def _prior_settings():
 
 rule prior_train:
     input:
+        config_check("priors"),
         split=lambda wildcards: data_split_file(wildcards.category, "train"),
         test_split=lambda wildcards: data_split_file(wildcards.category, "test"),
     output:
@@ -69,7 +70,7 @@ rule prior_train:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=3000,
+        **gpu_job(mem_mb=16000, runtime=240),
     log:
         RESULTS / "logs" / "priors" / "{category}.log",
     benchmark:
@@ -85,6 +86,7 @@ rule priors:
 
 rule prior_report:
     input:
+        config_check("priors"),
         # Input functions: a category without a split or a prior fails this target only.
         priors=lambda wildcards: [f for c in PRIORS["categories"] for f in prior_files(c)],
         splits=lambda wildcards: [data_split_file(c, s) for c in PRIORS["categories"] for s in ("train", "test")],
@@ -103,7 +105,7 @@ rule prior_report:
         device=config["device"],
     threads: config["threads"]
     resources:
-        mem_mb=4000,
+        **gpu_job(mem_mb=16000, runtime=120),
     log:
         RESULTS / "logs" / "priors" / "report.log",
     benchmark:
