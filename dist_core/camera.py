@@ -15,6 +15,7 @@ axis-angle ``w`` and translation ``dt`` (section 4.1 of the paper optimises came
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -119,6 +120,30 @@ def opencv_to_opengl(R_cv: torch.Tensor, t_cv: torch.Tensor) -> tuple[torch.Tens
     return opengl_to_opencv(R_cv, t_cv)
 
 
+def _camera_frame_directions(K: torch.Tensor, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit camera-frame directions (N, 3) through ``pixels`` (N, 2) and their ``z_per_length`` (N,)."""
+    homogeneous = torch.cat([pixels, torch.ones_like(pixels[:, :1])], dim=-1)
+    cam_dirs = homogeneous @ torch.linalg.inv(K).transpose(0, 1)
+    length = cam_dirs.norm(dim=-1)
+    return cam_dirs / length[:, None], 1.0 / length
+
+
+@functools.lru_cache(maxsize=32)
+def _camera_frame_grid(intrinsics: tuple, width: int, height: int, scale: int, device: torch.device, dtype):
+    """The camera-frame rays of a pixel grid, cached per intrinsics, size, scale, device and dtype (the
+    tracer asks for the same pyramid at every step of an optimisation). Returns (unit, z_per_length,
+    pixels)."""
+    K = torch.tensor(intrinsics, dtype=torch.float64).reshape(3, 3).to(device=device, dtype=dtype)
+    ys, xs = torch.meshgrid(
+        torch.arange(math.ceil(height / scale), device=device, dtype=dtype) * scale + 0.5 * scale,
+        torch.arange(math.ceil(width / scale), device=device, dtype=dtype) * scale + 0.5 * scale,
+        indexing="ij",
+    )
+    pixels = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
+    unit, z_per_length = _camera_frame_directions(K, pixels)
+    return unit, z_per_length, pixels
+
+
 class Camera:
     """An OpenCV pinhole camera of ``width`` x ``height`` pixels.
 
@@ -174,31 +199,41 @@ class Camera:
         return Camera(self.K.to(device=device, dtype=dtype), self.R.to(device=device, dtype=dtype),
                       self.t.to(device=device, dtype=dtype), self.width, self.height)
 
-    def pixel_grid(self, device=None, dtype=torch.float32) -> torch.Tensor:
-        """(H * W, 2) pixel-centre coordinates ``(x, y)``, row-major."""
+    def pixel_grid(self, device=None, dtype=torch.float32, scale: int = 1) -> torch.Tensor:
+        """(ceil(H / scale) * ceil(W / scale), 2) pixel coordinates ``(x, y)``, row-major: the pixel centres
+        for ``scale`` 1, else the centres of the ``scale`` x ``scale`` blocks of pixels (coarse-to-fine
+        tracing)."""
+        height, width = math.ceil(self.height / scale), math.ceil(self.width / scale)
         ys, xs = torch.meshgrid(
-            torch.arange(self.height, device=device, dtype=dtype) + 0.5,
-            torch.arange(self.width, device=device, dtype=dtype) + 0.5,
+            torch.arange(height, device=device, dtype=dtype) * scale + 0.5 * scale,
+            torch.arange(width, device=device, dtype=dtype) * scale + 0.5 * scale,
             indexing="ij",
         )
         return torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
 
-    def rays(self, device=None, dtype=torch.float32, pixels: torch.Tensor | None = None) -> RayBundle:
-        """Rays through ``pixels`` (default: every pixel centre), see :class:`RayBundle`.
+    def rays(self, device=None, dtype=torch.float32, pixels: torch.Tensor | None = None, scale: int = 1) -> RayBundle:
+        """Rays through ``pixels`` (default: :meth:`pixel_grid` at ``scale``), see :class:`RayBundle`.
 
-        The rays are differentiable in ``R`` and ``t`` when those require gradients.
+        The rays are differentiable in ``R`` and ``t`` when those require gradients. The camera-frame part of
+        the default grid depends on ``K`` and the image size only and is computed once per intrinsics
+        (cameras are values: do not change ``K`` in place).
         """
-        if pixels is None:
-            pixels = self.pixel_grid(device=device, dtype=dtype)
-        K = self.K.to(device=device, dtype=dtype)
         R = self.R.to(device=device, dtype=dtype)
         t = self.t.to(device=device, dtype=dtype)
-        homogeneous = torch.cat([pixels, torch.ones_like(pixels[:, :1])], dim=-1)
-        cam_dirs = homogeneous @ torch.linalg.inv(K).transpose(0, 1)
-        length = cam_dirs.norm(dim=-1)
-        world_dirs = (cam_dirs / length[:, None]) @ R
+        if pixels is None and not self.K.requires_grad:
+            unit, z_per_length, pixels = _camera_frame_grid(self._intrinsics_key(), self.width, self.height, scale,
+                                                            torch.device(device) if device is not None else
+                                                            torch.device("cpu"), dtype)
+        else:
+            if pixels is None:
+                pixels = self.pixel_grid(device=device, dtype=dtype, scale=scale)
+            unit, z_per_length = _camera_frame_directions(self.K.to(device=device, dtype=dtype), pixels)
+        world_dirs = unit @ R
         origin = -(R.transpose(0, 1) @ t)
-        return RayBundle(origin.expand_as(world_dirs), world_dirs, 1.0 / length, pixels)
+        return RayBundle(origin.expand_as(world_dirs), world_dirs, z_per_length, pixels)
+
+    def _intrinsics_key(self) -> tuple:
+        return tuple(self.K.detach().cpu().double().flatten().tolist())
 
     def project(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Project (N, 3) world points; returns pixel coordinates (N, 2) and camera-frame depth (N,)."""

@@ -1,30 +1,37 @@
 """Differentiable depth, normal and silhouette images from a sphere trace (paper sections 3.3 and 3.4).
 
-:func:`render` traces without a graph (:func:`dist_core.tracer.sphere_trace`), then evaluates the network
-once more, with autograd, at one sample per ray that meets the unit sphere: the converged surface point
-of a hit ray, the sample of smallest ``|f|`` of any other ray. That single evaluation carries every
-gradient:
+:func:`render` traces without a graph (:func:`dist_core.tracer.sphere_trace`), then attaches to one sample
+per ray that meets the unit sphere the gradient of ``f`` there: the converged surface point of a hit ray
+(where ``f`` is taken to be 0, the surface the trace converged to), the sample of smallest ``|f|`` of any
+other ray (its signed value as the trace measured it). No sample is evaluated again in the forward pass;
+the network runs once more in the backward pass, ``grad_chunk`` samples at a time, so the memory of an
+optimisation step follows the chunk, not the image (:func:`dist_core.sdf_query.differentiable_sdf`).
+Under ``torch.no_grad()``, or when nothing requires a gradient, depth and silhouette cost no query beyond
+the trace. That one sample carries every gradient:
 
 * depth, ``gradient="approximate"`` (the paper's, section 3.4): the ray length is
   ``d = d0 + alpha * sum_k (f(p_k) - sg[f(p_k)])`` over the ``grad_samples`` samples of smallest
   ``|f|`` (``sg`` = stop-gradient): only the first term of eq. (4) is kept.
 * depth, ``gradient="implicit"``: the exact derivative of the hit point of the implicit surface,
   ``d = d0 - (f(p) - sg[f(p)]) / sg[grad f(p) . v]`` (the implicit function theorem, as in IDR); it costs
-  the same single evaluation plus the spatial gradient that the normals need anyway.
+  the spatial gradient at the hit points, which the normals need anyway.
 * silhouette: ``s = f(p_min) - eps`` at the sample ``p_min`` of smallest ``|f|`` along a ray meeting the
-  sphere, with the **signed** value of ``f`` there, as DIST's ``get_min_sdf_sample`` returns it; on the
-  others ``s = dist(ray, 0) - 1 + eps``. ``s > 0`` is background; a ray that reaches the surface (or
-  steps into the shape) has ``s <= 0``. The sign matters for the silhouette loss
+  sphere, with the **signed** value of ``f`` there, as DIST's ``get_min_sdf_sample`` returns it (``-eps``
+  on hit rays); on the others ``s = dist(ray, 0) - 1 + eps``. ``s > 0`` is background; a ray that reaches
+  the surface (or steps into the shape) has ``s <= 0``. The sign matters for the silhouette loss
   (:func:`dist_core.losses.silhouette_loss`): with ``|f|`` a rendered pixel outside the mask whose sample
   lies just inside the surface (``f < 0``) would push the surface in the wrong direction. Differentiable in
   the latent and the camera pose;
 * normal: the normalised spatial gradient of f at the hit point by autograd (eq. 3 takes central
   differences, six queries; autograd costs one backward), differentiable in the latent when it requires
-  gradients (``create_graph``).
+  gradients (then evaluated at all hit points at once, with its graph).
 * color (paper section 3.3, "Color and Semantics", Fig. 8): a colour field ``color(latent, points) -> (N, 3)``
   evaluated at the hit points, which move with the differentiable depth above (so colour gradients reach
   the latent through the surface as well as through the field), optionally shaded by a
   :class:`DirectionalLight` from the world-frame normal (Lambert plus ambient).
+
+Batches (:func:`dist_core.tracer.resolve_batch`): B codes (B, D) and/or B cameras of one size render as
+(B, H, W[, 3]) images from one trace; a code shared by B cameras receives the gradients of all of them.
 
 Depth is the camera z (eq. 2): ray length times ``z_per_length``. Points carry gradients to the camera
 pose whenever ``camera.R`` / ``camera.t`` do (see :meth:`Camera.with_pose_delta`).
@@ -37,9 +44,11 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 
-from .camera import Camera
-from .tracer import Trace, TracerOptions, sphere_trace, unit_sphere_interval
+from .camera import RayBundle
+from .sdf_query import call_sdf, differentiable_sdf, sdf_gradient
+from .tracer import Trace, TracerOptions, resolve_batch, sphere_trace, unit_sphere_interval
 
 __all__ = ["Rendering", "render", "OUTPUTS", "DirectionalLight"]
 
@@ -72,19 +81,23 @@ class DirectionalLight:
 
 @dataclass
 class Rendering:
-    """Images rendered by :func:`render` for an H x W camera.
+    """Images rendered by :func:`render` for H x W cameras: (H, W[, 3]) for one image, (B, H, W[, 3]) for a
+    batch of B.
 
     Attributes:
-        depth: (H, W) camera-frame z of the surface, +inf on background; differentiable.
-        normal: (H, W, 3) unit surface normal (``normal_frame``: "camera" or "world"), 0 on background.
-        silhouette: (H, W) signed ``f`` at the sample of smallest ``|f|`` along the ray, minus eps; > 0 is
+        depth: camera-frame z of the surface, +inf on background; differentiable.
+        normal: (..., 3) unit surface normal (``normal_frame``: "camera" or "world"), 0 on background.
+        silhouette: signed ``f`` at the sample of smallest ``|f|`` along the ray, minus eps; > 0 is
             background; differentiable.
-        valid: (H, W) bool, rays that converged to the surface.
-        points: (M, 3) world-frame surface points of the valid pixels, in row-major pixel order, carrying
-            gradients to the latent and the camera pose.
-        stats: forward_queries, backward_queries, steps, seconds_forward, seconds_backward_graph, ...
+        valid: bool, rays that converged to the surface.
+        points: (M, 3) world-frame surface points of the valid pixels, image by image in row-major pixel
+            order, carrying gradients to the camera pose.
+        stats: totals ``forward_queries`` (the trace), ``backward_queries`` (samples evaluated in the
+            backward pass), ``normal_queries`` (spatial gradients taken in the forward pass), ``queries``
+            (all of them), ``steps``, ``seconds_forward``, ``seconds_graph``, ...; per-image lists
+            ``forward_queries_per_image``, ``backward_queries_per_image``, ``valid_pixels_per_image``.
         trace: the underlying :class:`~dist_core.tracer.Trace`.
-        color: (H, W, 3) shaded colour of the "color" output, 0 on background; differentiable.
+        color: (..., 3) shaded colour of the "color" output, 0 on background; differentiable.
     """
 
     depth: torch.Tensor | None
@@ -97,21 +110,34 @@ class Rendering:
     color: torch.Tensor | None = None
 
 
-def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient: str = "approximate",
+def _needs_graph(sdf, latent: torch.Tensor, cameras) -> bool:
+    """Whether any input of the SDF samples requires a gradient (else they cost no query at all)."""
+    if not torch.is_grad_enabled():
+        return False
+    if latent.requires_grad or any(c.R.requires_grad or c.t.requires_grad for c in cameras):
+        return True
+    return isinstance(sdf, nn.Module) and any(p.requires_grad for p in sdf.parameters())
+
+
+def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "approximate",
            normal_frame: str = "camera", color=None, light: DirectionalLight | None = None,
            **tracer_options) -> Rendering:
-    """Render ``sdf(latent, .)`` seen by ``camera``.
+    """Render ``sdf(latent, .)`` seen by ``camera``, or a batch of images in one trace.
 
     Args:
         sdf: decoder or analytic SDF, ``sdf(latent, points (N, 3)) -> (N,)``.
-        latent: (D,) code; gradients flow to it when it requires grad.
-        camera: :class:`Camera` in the object frame; gradients flow to its ``R``/``t`` when they require grad.
-        outputs: any of "depth", "normal", "silhouette".
+        latent: (D,) code, or (B, D) codes (one per image); gradients flow to it when it requires grad.
+        camera: :class:`Camera` in the object frame, or a list of B cameras of one image size; gradients
+            flow to their ``R``/``t`` when they require grad. One camera with (B, D) codes, or one (D,) code
+            with B cameras, is shared by every image of the batch.
+        outputs: any of "depth", "normal", "silhouette", "color".
         gradient: "approximate" (paper section 3.4) or "implicit" (exact hit-point derivative).
         normal_frame: "camera" (x right, y down, z forward) or "world".
         color: colour field ``color(latent, points (N, 3)) -> (N, 3)``, needed by the "color" output.
         light: :class:`DirectionalLight` shading the "color" output; ``None`` renders the unshaded albedo.
         **tracer_options: fields of :class:`~dist_core.tracer.TracerOptions`.
+    Returns:
+        :class:`Rendering`, images (H, W[, 3]) for one code and one camera, (B, H, W[, 3]) for a batch.
     """
     unknown = sorted(set(outputs) - set(OUTPUTS) - set(EXTRA_OUTPUTS))
     if unknown:
@@ -126,90 +152,153 @@ def render(sdf, latent: torch.Tensor, camera: Camera, outputs=OUTPUTS, gradient:
     if not torch.isfinite(latent).all():
         raise ValueError("the latent code contains NaN or inf: the optimisation diverged; lower the learning rate")
     options = TracerOptions.from_kwargs(**tracer_options)
+    cameras, batched, per_image_codes = resolve_batch(latent, camera)
     trace = sphere_trace(sdf, latent, camera, options)
     start = time.perf_counter()
-    height, width = camera.height, camera.width
+    images, height, width = len(cameras), trace.height, trace.width
+    shape = (images, height, width) if batched else (height, width)
     device, dtype = latent.device, torch.float32
 
     # Rays again, now differentiable in the pose (the trace used detached copies).
-    rays = camera.rays(device=device, dtype=dtype)
-    inside = trace.inside_sphere
-    hit = trace.hit
-    need_normal = "normal" in outputs or gradient == "implicit" or ("color" in outputs and light is not None)
-    need_graph = torch.is_grad_enabled()
+    rays = _differentiable_rays(cameras, device, dtype)
+    inside, hit = trace.inside_sphere, trace.hit
+    need_graph = _needs_graph(sdf, latent, cameras)
+    shaded_color = "color" in outputs and light is not None
+    need_normal = "normal" in outputs or gradient == "implicit" or shaded_color
+    # Normals that must carry gradients are taken with their graph, at all hit points at once.
+    normal_graph = need_graph and ("normal" in outputs or shaded_color)
 
     idx = torch.nonzero(inside).squeeze(1)
+    hit_in = hit[idx]
+    hit_rows = torch.nonzero(hit_in).squeeze(1)
+    code_index = trace.image[idx] if per_image_codes else None
     sample_length = torch.where(hit, trace.length, trace.min_abs_length)[idx]
     origins, directions = rays.origins[idx], rays.directions[idx]
     points = origins + sample_length[:, None] * directions
-    if need_normal:
-        points = points if points.requires_grad else points.detach().requires_grad_(True)
-    grad_f = None
-    # The spatial gradient needs a graph even when the caller renders under no_grad.
-    with torch.set_grad_enabled(need_graph or need_normal):
-        f = sdf(latent, points).reshape(-1)
-        if need_normal and idx.numel() > 0:
-            grad_f = torch.autograd.grad(f.sum(), points, create_graph=need_graph and latent.requires_grad,
-                                         retain_graph=need_graph)[0]
-    if not need_graph:
-        f = f.detach()
-    backward_queries = idx.numel()
+    known = torch.where(hit_in, torch.zeros_like(sample_length), trace.min_sdf[idx])
 
     stats = dict(trace.stats)
+    backward_rows = []
+    f = known
+    grad_f = None
+    if need_normal:
+        rows_points, rows_codes = points[hit_rows], _rows(code_index, hit_rows)
+        if normal_graph:
+            p = rows_points if rows_points.requires_grad else rows_points.detach().requires_grad_(True)
+            f_hit = call_sdf(sdf, latent, p, rows_codes)
+            grad_f = torch.autograd.grad(f_hit.sum(), p, create_graph=True)[0] if hit_rows.numel() else p
+            # Their f carries the depth and silhouette gradients of the hit rows as well.
+            f = f.index_put((hit_rows,), f_hit - f_hit.detach())
+        else:
+            grad_f = sdf_gradient(sdf, latent, rows_points, options.chunk, rows_codes)
+        stats["normal_queries"] = int(hit_rows.numel())
+    if need_graph:
+        wanted = "silhouette" in outputs or (("depth" in outputs or "color" in outputs) and not normal_graph)
+        if "silhouette" in outputs:
+            rows = torch.nonzero(~hit_in).squeeze(1) if normal_graph else torch.arange(idx.numel(), device=device)
+        else:
+            rows = hit_rows
+        if wanted and rows.numel():
+            f_rows = differentiable_sdf(sdf, latent, points[rows], known[rows], options.grad_chunk,
+                                        _rows(code_index, rows))
+            f = f.index_put((rows,), f_rows)
+            backward_rows.append(rows)
+
     depth = normal = silhouette = shaded = None
-    hit_in = hit[idx]
     if "depth" in outputs or "color" in outputs:
-        length = _differentiable_length(sdf, latent, trace, idx, hit_in, f, grad_f, directions, origins,
-                                        options, gradient)
-        backward_queries += (options.grad_samples - 1) * int(hit_in.sum()) if gradient == "approximate" else 0
+        length, extra_rows = _differentiable_length(sdf, latent, trace, idx, hit_rows, code_index, sample_length, f,
+                                                    grad_f, directions, origins, options, gradient, need_graph)
+        if extra_rows is not None:
+            backward_rows.append(extra_rows)
     if "depth" in outputs:
-        z = length * rays.z_per_length[idx]
-        depth = torch.full((height * width,), math.inf, device=device, dtype=dtype)
-        depth = depth.index_put((idx[hit_in],), z[hit_in]).reshape(height, width)
+        z = length[hit_rows] * rays.z_per_length[idx[hit_rows]]
+        depth = torch.full((images * height * width,), math.inf, device=device, dtype=dtype)
+        depth = depth.index_put((idx[hit_rows],), z).reshape(shape)
     if "color" in outputs:
-        surface = origins[hit_in] + length[hit_in, None] * directions[hit_in]
-        rgb = color(latent, surface).reshape(-1, 3).to(dtype)
-        if light is not None and rgb.shape[0] > 0:
-            rgb = rgb * light.shade(torch.nn.functional.normalize(grad_f[hit_in], dim=-1))[:, None]
-        stats["color_queries"] = int(hit_in.sum())
-        shaded = torch.zeros(height * width, 3, device=device, dtype=dtype)
-        shaded = shaded.index_put((idx[hit_in],), rgb).reshape(height, width, 3)
+        surface = origins[hit_rows] + length[hit_rows, None] * directions[hit_rows]
+        rgb = call_sdf_color(color, latent, surface, _rows(code_index, hit_rows)).to(dtype)
+        if shaded_color and rgb.shape[0] > 0:
+            rgb = rgb * light.shade(torch.nn.functional.normalize(grad_f, dim=-1))[:, None]
+        stats["color_queries"] = int(hit_rows.numel())
+        shaded = torch.zeros(images * height * width, 3, device=device, dtype=dtype)
+        shaded = shaded.index_put((idx[hit_rows],), rgb).reshape(*shape, 3)
     if "silhouette" in outputs:
         _, _, _, distance = unit_sphere_interval(rays.origins, rays.directions)
         outside_value = distance - 1.0 + options.eps
-        silhouette = outside_value.index_put((idx,), f - options.eps).reshape(height, width)
+        silhouette = outside_value.index_put((idx,), f - options.eps).reshape(shape)
     if "normal" in outputs:
-        n = torch.nn.functional.normalize(grad_f[hit_in], dim=-1) if idx.numel() else grad_f
+        n = torch.nn.functional.normalize(grad_f, dim=-1) if hit_rows.numel() else grad_f.reshape(0, 3)
         if normal_frame == "camera":
-            n = n @ camera.R.to(device=device, dtype=dtype).transpose(0, 1)
-        normal = torch.zeros(height * width, 3, device=device, dtype=dtype)
-        normal = normal.index_put((idx[hit_in],), n).reshape(height, width, 3)
-    stats["backward_queries"] = backward_queries
+            n = _to_camera_frame(n, cameras, trace.image[idx[hit_rows]], device, dtype)
+        normal = torch.zeros(images * height * width, 3, device=device, dtype=dtype)
+        normal = normal.index_put((idx[hit_rows],), n).reshape(*shape, 3)
+
+    per_image = torch.zeros(images, dtype=torch.int64, device=device)
+    for rows in backward_rows:
+        per_image += torch.bincount(trace.image[idx[rows]], minlength=images)
+    stats["backward_queries"] = int(per_image.sum())
+    stats["backward_queries_per_image"] = per_image.tolist()
+    stats["valid_pixels_per_image"] = hit.reshape(images, -1).sum(1).tolist()
+    stats["queries"] = (stats["forward_queries"] + stats["backward_queries"] + stats.get("normal_queries", 0)
+                        + stats.get("color_queries", 0))
     stats["seconds_forward"] = stats.pop("seconds")
     stats["seconds_graph"] = time.perf_counter() - start
-    return Rendering(depth=depth, normal=normal, silhouette=silhouette, valid=hit.reshape(height, width),
-                     points=(origins + sample_length[:, None] * directions)[hit_in], stats=stats, trace=trace,
-                     color=shaded)
+    return Rendering(depth=depth, normal=normal, silhouette=silhouette, valid=hit.reshape(shape),
+                     points=points[hit_rows], stats=stats, trace=trace, color=shaded)
 
 
-def _differentiable_length(sdf, latent, trace: Trace, idx, hit_in, f, grad_f, directions, origins,
-                           options: TracerOptions, gradient: str) -> torch.Tensor:
+def call_sdf_color(color, latent: torch.Tensor, points: torch.Tensor, code_index: torch.Tensor | None) -> torch.Tensor:
+    """The colour field at ``points`` (N, 3) -> (N, 3), with the batch's per-image codes."""
+    if code_index is None:
+        return color(latent, points).reshape(-1, 3)
+    if getattr(color, "takes_code_index", False):
+        return color(latent, points, code_index=code_index).reshape(-1, 3)
+    return color(latent[code_index], points).reshape(-1, 3)
+
+
+def _rows(code_index: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+    return None if code_index is None else code_index[rows]
+
+
+def _differentiable_rays(cameras, device, dtype) -> RayBundle:
+    bundles = [c.rays(device=device, dtype=dtype) for c in cameras]
+    if len(bundles) == 1:
+        return bundles[0]
+    return RayBundle(*(torch.cat([getattr(b, name) for b in bundles])
+                       for name in ("origins", "directions", "z_per_length", "pixels")))
+
+
+def _to_camera_frame(n: torch.Tensor, cameras, image: torch.Tensor, device, dtype) -> torch.Tensor:
+    """World-frame vectors (M, 3) of the images ``image`` (M,) in their cameras' frames."""
+    if len(cameras) == 1:
+        return n @ cameras[0].R.to(device=device, dtype=dtype).transpose(0, 1)
+    R = torch.stack([c.R.to(device=device, dtype=dtype) for c in cameras])
+    return torch.einsum("mij,mj->mi", R[image], n)
+
+
+def _differentiable_length(sdf, latent, trace: Trace, idx, hit_rows, code_index, length0, f, grad_f, directions,
+                           origins, options: TracerOptions, gradient: str, need_graph: bool):
     """Ray lengths of the rays ``idx`` whose value is the traced length and whose gradient is the chosen
-    approximation (see the module docstring)."""
-    length0 = torch.where(trace.hit, trace.length, trace.min_abs_length)[idx]
+    approximation (see the module docstring); also the rows whose extra samples (``grad_samples`` > 1)
+    are evaluated in the backward pass (``None`` when there are none)."""
     if gradient == "implicit":
-        slope = (grad_f.detach() * directions.detach()).sum(-1)
+        slope = torch.zeros_like(length0)
+        if hit_rows.numel():
+            slope = slope.index_put((hit_rows,), (grad_f.detach() * directions[hit_rows].detach()).sum(-1))
         # Grazing rays have a vanishing slope; bound it away from 0, keeping its sign, as implicitron does.
         guard = torch.where(slope < 0, -1e-4, 1e-4).to(slope)
         slope = torch.where(slope.abs() < 1e-4, guard, slope)
-        return length0 - (f - f.detach()) / slope
+        return length0 - (f - f.detach()) / slope, None
     alpha = options.alpha if options.aggressive else 1.0
     length = length0 + alpha * (f - f.detach())
-    if options.grad_samples > 1:
-        extra = trace.grad_lengths[idx][hit_in, 1:]
-        rows = torch.nonzero(hit_in).squeeze(1)
-        pts = origins[rows, None, :] + extra[..., None] * directions[rows, None, :]
-        g = sdf(latent, pts.reshape(-1, 3)).reshape(extra.shape)
-        bonus = alpha * (g - g.detach()).sum(1)
-        length = length.index_add(0, rows, bonus)
-    return length
+    if options.grad_samples > 1 and need_graph and hit_rows.numel():
+        extra = trace.grad_lengths[idx[hit_rows], 1:]
+        values = trace.grad_sdf[idx[hit_rows], 1:]
+        # Slots a ray that converged in fewer samples never filled carry no term.
+        filled = torch.nonzero(torch.isfinite(values).reshape(-1)).squeeze(1)
+        owner = hit_rows.repeat_interleave(extra.shape[1])[filled]
+        pts = (origins[owner] + extra.reshape(-1)[filled, None] * directions[owner])
+        g = differentiable_sdf(sdf, latent, pts, values.reshape(-1)[filled], options.grad_chunk, _rows(code_index, owner))
+        length = length.index_add(0, owner, alpha * (g - g.detach()))
+        return length, owner
+    return length, None

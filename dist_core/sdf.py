@@ -10,7 +10,8 @@ gradients with respect to the "latent" are gradients with respect to radius, cen
 * :class:`Union`   latent is the concatenation of its parts' latents
 
 ``shape.latent`` holds the parameters the shape was built with; pass another tensor of the same layout
-to evaluate a different member of the family. ``latent`` may be (D,) or (N, D), one code per point.
+to evaluate a different member of the family. ``latent`` may be (D,) or (N, D), one code per point, or
+(B, D) with ``code_index`` (N,) naming each point's row (the batched renderer's call, as the decoder's).
 All distances are exact Euclidean distances (the box and torus formulas are Inigo Quilez's), which makes
 sphere tracing on them converge to closed-form intersections.
 """
@@ -27,14 +28,17 @@ class AnalyticSDF(nn.Module):
     """Base class: subclasses implement :meth:`distance` for (N, D) parameters and (N, 3) points."""
 
     latent_size: int
+    takes_code_index = True
 
     def __init__(self, latent: list[float]):
         super().__init__()
         self.register_buffer("latent", torch.tensor(latent, dtype=torch.float32))
         self.latent_size = len(latent)
 
-    def forward(self, latent: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        if latent.dim() == 1:
+    def forward(self, latent: torch.Tensor, points: torch.Tensor, code_index: torch.Tensor | None = None) -> torch.Tensor:
+        if code_index is not None:
+            latent = latent[code_index]
+        elif latent.dim() == 1:
             latent = latent.unsqueeze(0).expand(points.shape[0], -1)
         if latent.shape[-1] != self.latent_size:
             raise ValueError(f"{type(self).__name__} takes a latent of size {self.latent_size}, got {latent.shape[-1]}")

@@ -1,8 +1,11 @@
 """Sphere tracing of an SDF network, the forward pass of DIST (paper section 3.2).
 
-:func:`sphere_trace` marches every camera ray of an image towards the zero level set of
-``sdf(latent, points)`` without building an autograd graph, and counts every network query. The paper's
-switches, each of which can be turned off for the ablation of Table 1 (all off is the naive parallel
+:func:`sphere_trace` marches every camera ray of an image, or of a batch of images, towards the zero level
+set of ``sdf(latent, points)`` without building an autograd graph, and counts every network query. A batch
+is B cameras of one image size and B codes (B, D), or one of them shared by every image: all rays of all
+images march together, one network call per marching step, each ray with its image's code and its own
+dynamic mask and coarse-to-fine pyramid, so a ray marches exactly as it would in its image alone. The
+paper's switches, each of which can be turned off for the ablation of Table 1 (all off is the naive parallel
 tracer):
 
 ``dynamic``
@@ -31,10 +34,16 @@ sphere (DeepSDF shapes live inside it) and is background when it misses the sphe
 limited to ``alpha * step_clamp``: DeepSDF decoders are trained on SDF values clamped at 0.1, so larger
 values do not bound the distance to the surface (DIST's public tracer clamps the same way).
 
-Children of a coarse ray start ``margin`` before their parent's length, where ``margin`` is the distance
-between the two rays at that length, so that the free space the parent certified still covers them; the
-children of a coarse ray that left the sphere restart from its last sample inside the sphere rather than
-being dropped, so silhouettes thinner than a coarse pixel are not lost.
+``cone_split`` (ours, beyond the paper)
+    a coarse ray marches as the cone that holds its children's rays and splits when the surface comes
+    within reach of that cone instead of after a fixed number of steps, so its children start where the
+    free space it certified ends and cannot skip a surface it passed; a coarse ray that leaves the sphere
+    leaves it for its children too. Without it, children start where their parent stopped (DIST's rule)
+    and children of a coarse ray that left the sphere restart from its last sample inside the sphere.
+
+Each marching step waits for the device once (the ``nonzero`` that picks the rays still marching); the
+camera-frame ray pyramid of an image size and intrinsics is computed once and reused
+(:meth:`dist_core.camera.Camera.rays`).
 """
 
 from __future__ import annotations
@@ -46,8 +55,9 @@ from dataclasses import dataclass, field
 import torch
 
 from .camera import Camera, RayBundle
+from .sdf_query import evaluate_sdf
 
-__all__ = ["TracerOptions", "Trace", "sphere_trace", "evaluate_sdf", "unit_sphere_interval"]
+__all__ = ["TracerOptions", "Trace", "sphere_trace", "resolve_batch", "evaluate_sdf", "unit_sphere_interval"]
 
 ACTIVE, HIT, MISS, SPLIT = 0, 1, 2, 3
 # How far past the aggressive step a secant estimate may carry a ray that approaches the surface:
@@ -59,7 +69,9 @@ SECANT_REACH = 2.0
 @dataclass
 class TracerOptions:
     """The tracer's switches and constants; the defaults are the paper's plus ``refine`` and
-    ``cone_split`` (ours; turn both off for the paper's tracer)."""
+    ``cone_split`` (ours; turn both off for the paper's tracer). ``chunk`` bounds the points of one
+    network call of the trace; ``grad_chunk`` those of one recomputation in the backward pass of
+    :func:`dist_core.render.render` (``None``: all differentiable samples at once)."""
 
     eps: float = 5e-5
     max_steps: int = 50
@@ -73,6 +85,7 @@ class TracerOptions:
     steps_per_scale: tuple = (3, 3)
     step_clamp: float | None = 0.1
     chunk: int = 65536
+    grad_chunk: int | None = 16384
     grad_samples: int = 1
 
     @classmethod
@@ -85,23 +98,35 @@ class TracerOptions:
         if options.coarse_to_fine:
             if list(options.scales)[-1] != 1 or len(options.steps_per_scale) != len(options.scales) - 1:
                 raise ValueError("scales must end with 1 and steps_per_scale give one count per coarser scale")
+        if options.chunk < 1 or (options.grad_chunk is not None and options.grad_chunk < 1):
+            raise ValueError(f"chunk and grad_chunk must be positive (got {options.chunk}, {options.grad_chunk})")
         return options
 
 
 @dataclass
 class Trace:
-    """Per-ray result of :func:`sphere_trace`, rays in row-major pixel order of the full image.
+    """Per-ray result of :func:`sphere_trace`: the rays of image 0 in row-major pixel order, then those of
+    image 1, and so on (one image: just its H * W rays).
 
     Attributes:
         length: (N,) ray length of the last sample; for hits the converged sample.
         hit: (N,) rays that converged to the surface (``|f| < eps``).
         inside_sphere: (N,) rays that meet the unit sphere.
-        min_abs_sdf: (N,) smallest ``|f|`` seen along the ray (+inf for rays missing the sphere).
+        min_abs_sdf: (N,) smallest ``|f|`` of the ray's samples at full resolution (+inf for rays missing
+            the sphere; a ray that a coarse ray's cone certified as background without a sample of its own
+            has its parent's).
         min_abs_length: (N,) ray length of that sample.
+        min_sdf: (N,) the signed ``f`` of that sample (+inf for rays missing the sphere).
         grad_lengths: (N, K) lengths of the K samples of smallest ``|f|`` (paper section 3.4), K =
-            ``grad_samples``, best first.
-        rays: the full-resolution :class:`RayBundle`, detached.
-        stats: ``forward_queries``, ``steps``, ``queries_per_level``, ``seconds``.
+            ``grad_samples``, best first (a slot the ray never filled has ``grad_sdf`` +inf).
+        grad_sdf: (N, K) their signed ``f``.
+        rays: the full-resolution :class:`RayBundle` of all images, detached.
+        image: (N,) index of each ray's image.
+        batch_size: B, the number of images; ``batched`` says whether the call was a batch (B images as
+            (B, H, W) in :func:`~dist_core.render.render`) or one image.
+        height, width: image size.
+        stats: ``forward_queries``, ``steps``, ``queries_per_level``, ``seconds`` (totals) and
+            ``forward_queries_per_image`` (a list of B counts).
     """
 
     length: torch.Tensor
@@ -109,16 +134,41 @@ class Trace:
     inside_sphere: torch.Tensor
     min_abs_sdf: torch.Tensor
     min_abs_length: torch.Tensor
+    min_sdf: torch.Tensor
     grad_lengths: torch.Tensor
+    grad_sdf: torch.Tensor
     rays: RayBundle
+    image: torch.Tensor
+    batch_size: int
+    batched: bool
+    height: int
+    width: int
     stats: dict = field(default_factory=dict)
 
 
-def evaluate_sdf(sdf, latent: torch.Tensor, points: torch.Tensor, chunk: int) -> torch.Tensor:
-    """``sdf(latent, points)`` in chunks of at most ``chunk`` points (bounds activation memory)."""
-    if points.shape[0] <= chunk:
-        return sdf(latent, points).reshape(-1)
-    return torch.cat([sdf(latent, points[s : s + chunk]).reshape(-1) for s in range(0, points.shape[0], chunk)])
+def resolve_batch(latent: torch.Tensor, camera) -> tuple[list[Camera], bool, bool]:
+    """The images a call describes: ``(cameras, batched, per_image_codes)``.
+
+    ``latent`` (D,) with one :class:`Camera` is one image; (B, D) codes and/or a list of B cameras is a
+    batch of B images, the camera or the code broadcast when only the other comes in B.
+    """
+    if latent.dim() not in (1, 2):
+        raise ValueError(f"latent must be one code (D,) or a batch of codes (B, D), not {tuple(latent.shape)}")
+    cameras = list(camera) if isinstance(camera, (list, tuple)) else [camera]
+    if not cameras or not all(isinstance(c, Camera) for c in cameras):
+        raise TypeError("camera must be a Camera or a non-empty list of Cameras")
+    per_image_codes = latent.dim() == 2
+    batched = per_image_codes or isinstance(camera, (list, tuple))
+    if per_image_codes:
+        if len(cameras) == 1:
+            cameras = cameras * latent.shape[0]
+        elif latent.shape[0] != len(cameras):
+            raise ValueError(f"{latent.shape[0]} codes for {len(cameras)} cameras: give one code per camera, "
+                             "one code for all, or one camera for all")
+    sizes = {(c.width, c.height) for c in cameras}
+    if len(sizes) > 1:
+        raise ValueError(f"cameras of one batch must share an image size; got {sorted(sizes)}")
+    return cameras, batched, per_image_codes
 
 
 def unit_sphere_interval(origins: torch.Tensor, directions: torch.Tensor, radius: float = 1.0):
@@ -139,37 +189,45 @@ def unit_sphere_interval(origins: torch.Tensor, directions: torch.Tensor, radius
 
 @dataclass
 class _Level:
-    """Rays of one level of the coarse-to-fine pyramid; pixel (i, j) of a level of scale s is the
-    centre of the s x s block of full-resolution pixels starting at (s*i, s*j)."""
+    """Rays of one level of the coarse-to-fine pyramid of every image; pixel (i, j) of a level of scale s
+    is the centre of the s x s block of full-resolution pixels starting at (s*i, s*j)."""
 
     scale: int
     height: int
     width: int
+    images: int
     rays: RayBundle
+    image: torch.Tensor
 
 
-def _level_rays(camera: Camera, scale: int, device, dtype) -> _Level:
-    height, width = math.ceil(camera.height / scale), math.ceil(camera.width / scale)
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=device, dtype=dtype), torch.arange(width, device=device, dtype=dtype), indexing="ij"
-    )
-    pixels = torch.stack([xs.reshape(-1), ys.reshape(-1)], -1) * scale + 0.5 * scale
-    return _Level(scale, height, width, camera.rays(device=device, dtype=dtype, pixels=pixels))
+def _level_rays(cameras: list[Camera], scale: int, device, dtype) -> _Level:
+    bundles = [camera.rays(device=device, dtype=dtype, scale=scale) for camera in cameras]
+    height, width = math.ceil(cameras[0].height / scale), math.ceil(cameras[0].width / scale)
+    if len(bundles) == 1:
+        rays = bundles[0]
+    else:
+        rays = RayBundle(*(torch.cat([getattr(b, name) for b in bundles])
+                           for name in ("origins", "directions", "z_per_length", "pixels")))
+    image = torch.arange(len(cameras), device=device).repeat_interleave(height * width)
+    return _Level(scale, height, width, len(cameras), rays, image)
 
 
 def _parent_index(child: _Level, parent: _Level, device) -> torch.Tensor:
     ratio = parent.scale // child.scale
     i = torch.arange(child.height, device=device) // ratio
     j = torch.arange(child.width, device=device) // ratio
-    return (i[:, None] * parent.width + j[None, :]).reshape(-1)
+    local = (i[:, None] * parent.width + j[None, :]).reshape(-1)
+    offsets = torch.arange(child.images, device=device) * (parent.height * parent.width)
+    return (offsets[:, None] + local[None, :]).reshape(-1)
 
 
 class _RayState:
     """Marching state of the rays of one level (all tensors (N,) unless noted)."""
 
-    def __init__(self, rays: RayBundle, grad_samples: int):
+    def __init__(self, level: _Level, grad_samples: int):
+        rays = level.rays
         n, device = rays.directions.shape[0], rays.directions.device
-        self.origins, self.directions = rays.origins, rays.directions
+        self.origins, self.directions, self.image = rays.origins, rays.directions, level.image
         self.near, self.far, self.inside, self.distance = unit_sphere_interval(rays.origins, rays.directions)
         self.length = self.near.clone()
         self.status = torch.where(self.inside, ACTIVE, MISS).to(torch.int8)
@@ -181,8 +239,8 @@ class _RayState:
         # Previous sample and the secant slope df/dd through the last two samples (NaN: unknown).
         self.d_prev, self.f_prev = torch.full((n,), math.nan, device=device), torch.full((n,), math.nan, device=device)
         self.slope = torch.full((n,), math.nan, device=device)
-        self.min_abs = inf.clone()
         self.buffer_abs = torch.full((n, grad_samples), math.inf, device=device)
+        self.buffer_sdf = torch.full((n, grad_samples), math.inf, device=device)
         self.buffer_len = self.length[:, None].repeat(1, grad_samples)
         self.cone_rate = torch.zeros(n, device=device)
         # Secant jumps awaiting confirmation (``refine``): where the unchecked stretch of the jump made at the
@@ -199,38 +257,54 @@ class _RayState:
         self.length = torch.where(self.inside, torch.maximum(self.near, torch.minimum(start, self.far)), self.near)
         self.steps = parent.steps[index].clone()
         self.slope = parent.slope[index].clone()
-        self.min_abs = parent.min_abs[index].clone()
-        self.buffer_abs = parent.buffer_abs[index].clone()
-        self.buffer_len = parent.buffer_len[index].clone()
         if options.cone_split:
             # The parent stayed farther from the surface than its children's rays are from it: they miss too.
             self.status = torch.where(parent_status == MISS, MISS, self.status).to(torch.int8)
+            # They take no sample of their own, so they keep their parent's smallest-|f| samples: within the
+            # cone radius c of their own values there, all above c > 0 (the parent split wherever f < 2c).
+            keep = (self.status == MISS) & self.inside
+            self.buffer_abs = torch.where(keep[:, None], parent.buffer_abs[index], self.buffer_abs)
+            self.buffer_sdf = torch.where(keep[:, None], parent.buffer_sdf[index], self.buffer_sdf)
+            self.buffer_len = torch.where(keep[:, None], parent.buffer_len[index], self.buffer_len)
 
-    def set_cone_rate(self, children: "_Level", parent_level: "_Level", device) -> None:
+    def set_cone_rate(self, children: _Level, parent_level: _Level, device) -> None:
         """Largest distance per unit length between this level's rays and their children's rays."""
         index = _parent_index(children, parent_level, device)
         gap = (children.rays.directions - self.directions[index]).norm(dim=-1)
         self.cone_rate = torch.zeros_like(self.cone_rate).scatter_reduce(0, index, gap, reduce="amax")
 
 
-def _march(sdf, latent, state: _RayState, steps: int, options: TracerOptions, final: bool, counter: dict) -> None:
+class _Counter:
+    """Queries and steps of one trace; the per-image counts stay on the device until the end."""
+
+    def __init__(self, images: int, device):
+        self.forward_queries, self.steps, self.queries_per_level = 0, 0, []
+        self.per_image = torch.zeros(images, dtype=torch.int64, device=device)
+
+    def add(self, image_of_queried_rays: torch.Tensor) -> None:
+        self.forward_queries += image_of_queried_rays.numel()
+        self.steps += 1
+        self.per_image += torch.bincount(image_of_queried_rays, minlength=self.per_image.numel())
+
+
+def _march(sdf, latent, per_image_codes: bool, state: _RayState, steps: int, options: TracerOptions, final: bool,
+           counter: _Counter) -> None:
     """Up to ``steps`` marching steps on ``state``; on coarse levels (not ``final``) with ``cone_split`` a
     ray stops marching (SPLIT) once it is as close to the surface as its children are to it."""
     alpha = options.alpha if options.aggressive else 1.0
     clamp = options.step_clamp if options.step_clamp is not None else math.inf
     split = options.cone_split and not final
+    queried = None if options.dynamic else torch.nonzero(state.inside).squeeze(1)
     for _ in range(steps):
-        if options.dynamic:
-            idx = torch.nonzero(state.status == ACTIVE).squeeze(1)
-        else:
-            idx = torch.nonzero(state.inside).squeeze(1)
+        # The step's one wait for the device: how many rays are still marching.
+        idx = torch.nonzero(state.status == ACTIVE).squeeze(1) if options.dynamic else queried
         if idx.numel() == 0:
             break
         d = state.length[idx]
         points = state.origins[idx] + d[:, None] * state.directions[idx]
-        f = evaluate_sdf(sdf, latent, points, options.chunk).to(d.dtype)
-        counter["forward_queries"] += idx.numel()
-        counter["steps"] += 1
+        image = state.image[idx]
+        f = evaluate_sdf(sdf, latent, points, options.chunk, image if per_image_codes else None).to(d.dtype)
+        counter.add(image)
         if not options.dynamic:
             # The naive tracer queries finished rays too; only the active ones move.
             keep = state.status[idx] == ACTIVE
@@ -241,13 +315,12 @@ def _march(sdf, latent, state: _RayState, steps: int, options: TracerOptions, fi
 def _update(state: _RayState, idx, d, f, alpha, clamp, options: TracerOptions, final: bool, split: bool) -> None:
     absf = f.abs()
     state.steps[idx] += 1
-    state.min_abs[idx] = torch.minimum(state.min_abs[idx], absf)
-    # K smallest |f| samples: replace the worst buffered one when the new sample beats it.
+    # K smallest |f| samples: the new sample replaces the worst buffered one when it beats it.
     worst_abs, worst_slot = state.buffer_abs[idx].max(dim=1)
     better = absf < worst_abs
-    rows, slots = idx[better], worst_slot[better]
-    state.buffer_abs[rows, slots] = absf[better]
-    state.buffer_len[rows, slots] = d[better]
+    state.buffer_abs[idx, worst_slot] = torch.where(better, absf, worst_abs)
+    state.buffer_sdf[idx, worst_slot] = torch.where(better, f, state.buffer_sdf[idx, worst_slot])
+    state.buffer_len[idx, worst_slot] = torch.where(better, d, state.buffer_len[idx, worst_slot])
     near, far = state.near[idx], state.far[idx]
     if split:
         _cone_step(state, idx, d, f, clamp, options)
@@ -354,22 +427,26 @@ def _refined_step(state: _RayState, idx, d, f, positive, step, clamp, far):
     return d_next, closed
 
 
-def sphere_trace(sdf, latent: torch.Tensor, camera: Camera, options: TracerOptions | None = None, **kwargs) -> Trace:
+
+def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | None = None, **kwargs) -> Trace:
     """Trace every pixel of ``camera`` through ``sdf(latent, points)`` (no autograd graph is built).
 
     Args:
-        sdf: a decoder or analytic SDF, called as ``sdf(latent, points (N, 3)) -> (N,)``.
-        latent: (D,) code.
-        camera: :class:`~dist_core.camera.Camera` in the object (unit-sphere) frame.
+        sdf: a decoder or analytic SDF, called as ``sdf(latent, points (N, 3)) -> (N,)`` (see
+            :mod:`dist_core.sdf_query` for the per-image codes of a batch).
+        latent: (D,) code, or (B, D) codes, one per image.
+        camera: :class:`~dist_core.camera.Camera` in the object (unit-sphere) frame, or a list of B cameras
+            of one image size (see :func:`resolve_batch`).
         options: :class:`TracerOptions`, or the same fields as keyword arguments.
     Returns:
-        :class:`Trace` for the H * W full-resolution rays.
+        :class:`Trace` for the B * H * W full-resolution rays.
     """
     options = options or TracerOptions.from_kwargs(**kwargs)
+    cameras, batched, per_image_codes = resolve_batch(latent, camera)
     latent = latent.detach()
     device = latent.device
     dtype = torch.float32
-    counter = {"forward_queries": 0, "steps": 0, "queries_per_level": []}
+    counter = _Counter(len(cameras), device)
     start = time.perf_counter()
     scales = list(options.scales) if options.coarse_to_fine else [1]
     if options.cone_split:
@@ -378,29 +455,40 @@ def sphere_trace(sdf, latent: torch.Tensor, camera: Camera, options: TracerOptio
         steps = list(options.steps_per_scale) if options.coarse_to_fine else []
         steps.append(max(options.max_steps - sum(steps), 0))
     with torch.no_grad():
-        levels = [_level_rays(camera, s, device, dtype) for s in scales]
+        levels = [_level_rays(cameras, s, device, dtype) for s in scales]
         state = None
         for number, (level, level_steps) in enumerate(zip(levels, steps)):
             final = number == len(levels) - 1
-            child = _RayState(level.rays, options.grad_samples)
+            child = _RayState(level, options.grad_samples)
             if state is not None:
                 child.inherit(state, _parent_index(level, levels[number - 1], device), options)
             state = child
             if not final:
                 state.set_cone_rate(levels[number + 1], level, device)
-            before = counter["forward_queries"]
-            _march(sdf, latent, state, level_steps, options, final=final, counter=counter)
-            counter["queries_per_level"].append(counter["forward_queries"] - before)
+            before = counter.forward_queries
+            _march(sdf, latent, per_image_codes, state, level_steps, options, final=final, counter=counter)
+            counter.queries_per_level.append(counter.forward_queries - before)
         order = torch.argsort(state.buffer_abs, dim=1)
         grad_lengths = torch.gather(state.buffer_len, 1, order)
-    counter["seconds"] = time.perf_counter() - start
+        grad_sdf = torch.gather(state.buffer_sdf, 1, order)
+    stats = {"forward_queries": counter.forward_queries, "steps": counter.steps,
+             "queries_per_level": counter.queries_per_level, "forward_queries_per_image": counter.per_image.tolist(),
+             "seconds": time.perf_counter() - start}
+    final_level = levels[-1]
     return Trace(
         length=state.length,
         hit=state.status == HIT,
         inside_sphere=state.inside,
-        min_abs_sdf=state.min_abs,
+        min_abs_sdf=grad_sdf[:, 0].abs(),
         min_abs_length=grad_lengths[:, 0],
+        min_sdf=grad_sdf[:, 0],
         grad_lengths=grad_lengths,
-        rays=levels[-1].rays,
-        stats=counter,
+        grad_sdf=grad_sdf,
+        rays=final_level.rays,
+        image=final_level.image,
+        batch_size=len(cameras),
+        batched=batched,
+        height=cameras[0].height,
+        width=cameras[0].width,
+        stats=stats,
     )

@@ -62,3 +62,19 @@ def test_opengl_round_trip_and_pose_delta():
 def test_bad_shapes_are_rejected():
     with pytest.raises(ValueError, match="Camera needs"):
         Camera(torch.eye(3), torch.eye(3), torch.zeros(4), 10, 10)
+
+
+def test_cached_ray_pyramid_equals_direct_rays_and_keeps_pose_gradients():
+    cam = Camera.look_at((0.3, 0.2, -1.5), fov_degrees=50, width=20, height=12)
+    for scale in (1, 2, 4):
+        cached = cam.rays(scale=scale)
+        direct = cam.rays(pixels=cam.pixel_grid(scale=scale))
+        assert cached.directions.shape[0] == math.ceil(20 / scale) * math.ceil(12 / scale)
+        assert torch.equal(cached.directions, direct.directions) and torch.equal(cached.z_per_length, direct.z_per_length)
+    # Block centres: pixel (i, j) of scale 4 is the centre of the 4 x 4 block at (4i, 4j).
+    assert torch.equal(cam.pixel_grid(scale=4)[1], torch.tensor([6.0, 2.0]))
+    # The cache holds the camera-frame part only: a moved camera gets its own rays, with gradients.
+    t = torch.zeros(3, requires_grad=True)
+    moved = cam.with_pose_delta(torch.zeros(3), t)
+    moved.rays().origins.sum().backward()
+    assert torch.allclose(t.grad, -cam.R.sum(1).float() * 240, atol=1e-4)
