@@ -139,3 +139,14 @@ def test_a_cross_key_mistake_stops_the_dry_run_naming_the_key(tmp_path):
     code, log = dry_run(tmp_path, "table2", "data={categories: [sofa]}", *shipped_overrides())
     assert code != 0 and "config table2.categories: 'plane' is not in data.categories [sofa]" in log
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("target, overrides, message", [
+    ("data", ["data={categories: [sofa]}"], "config data.pmo.categories: 'plane' is not in data.categories [sofa]"),
+    ("prior_report", ["data={categories: [sofa]}"], "config priors.categories: 'plane' is not in data.categories"),
+    ("table3", ["table3={instances: 3, robustness: {instances: 1}}", "data={pmo: {instances_per_category: 2}}"],
+     "config table3.instances: 3 is more than the 2 sequences"),
+])
+def test_each_family_of_targets_checks_its_needs_before_its_first_job(tmp_path, target, overrides, message):
+    code, log = dry_run(tmp_path, target, *overrides, *shipped_overrides())
+    assert code != 0 and message in log, log[-3000:]
