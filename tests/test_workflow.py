@@ -1,4 +1,4 @@
-"""The Snakemake workflow end to end on a CPU-tiny configuration."""
+"""The Snakemake workflow end to end on a CPU-tiny configuration (slow: minutes on a loaded 2-core CPU)."""
 
 import shutil
 import subprocess
@@ -18,6 +18,7 @@ def run_snakemake(target, results, *extra):
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
+@pytest.mark.slow
 def test_table1_writes_a_tidy_csv_with_every_ablation_row(tmp_path):
     done = run_snakemake("table1", tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
