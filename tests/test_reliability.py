@@ -1,10 +1,12 @@
-"""Reliability: a killed job reruns without redoing finished work and leaves nothing corrupt; corrupt
+"""Reliability: a killed job (or Snakemake with it, then `snakemake --unlock`) reruns without redoing finished
+work and leaves nothing corrupt; corrupt
 files each give one message naming the file and the fix; no two jobs write the same file.
 
 (Bad configuration: tests/test_config_schema.py. A NaN or exploding loss recorded as a failed instance and
 counted in n_failed: tests/test_fit.py and tests/test_table2.py; in the pose demo: tests/test_pose.py.)
 """
 
+import os
 import re
 import signal
 import subprocess
@@ -96,6 +98,27 @@ def test_a_killed_training_job_resumes_and_nothing_finished_is_recomputed(tmp_pa
             assert readable(path), f"{path} is corrupt after the kill"
     assert not (prior / "provenance.json").exists()
 
+    # The next run resumes; this time Snakemake goes down with its job, as on a lost terminal: the run after
+    # stops on Snakemake's lock until `snakemake --unlock` (the README's advice) and loses nothing finished.
+    with open(tmp_path / "second.out", "w") as out:
+        second = subprocess.Popen(snakemake_command(tmp_path, "priors"), cwd=tmp_path, stdout=out,
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        deadline = time.time() + 300
+        while time.time() < deadline and second.poll() is None and snapshot_epoch(prior) < killed_at + 4:
+            time.sleep(0.2)
+        assert second.poll() is None, "the second run ended before it could be killed"
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait(timeout=60)
+    assert f"after epoch {killed_at}" in (tmp_path / "second.out").read_text()
+    killed_again_at = snapshot_epoch(prior)
+    assert killed_at + 4 <= killed_again_at < 400
+    locked = subprocess.run(snakemake_command(tmp_path, "priors"), cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
+    unlocked = subprocess.run(snakemake_command(tmp_path, "--unlock"), cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)
+    assert unlocked.returncode == 0, unlocked.stderr[-3000:]
+
     rerun = subprocess.run(snakemake_command(tmp_path, "priors"), cwd=tmp_path, capture_output=True, text=True,
                            timeout=900)
     log = rerun.stdout + rerun.stderr
@@ -103,7 +126,7 @@ def test_a_killed_training_job_resumes_and_nothing_finished_is_recomputed(tmp_pa
     stats = log[log.index("Job stats:"):]
     assert "prior_train" in stats and "data_generate" not in stats and "data_single_view" not in stats
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
-    assert f"after epoch {killed_at}" in (results / "logs" / "priors" / "table.log").read_text()
+    assert f"after epoch {killed_again_at}" in (results / "logs" / "priors" / "table.log").read_text()
     decoder, codes, specs = load_experiment(prior)
     assert specs["NumEpochs"] == 400 and codes.shape == (3, 8) and snapshot_epoch(prior) == 400
 
