@@ -1,6 +1,6 @@
 """Reliability: a killed job (or Snakemake with it, then `snakemake --unlock`) reruns without redoing finished
-work and leaves nothing corrupt; corrupt
-files each give one message naming the file and the fix; no two jobs write the same file.
+work and leaves nothing corrupt; corrupt files each give one message naming the file and the fix; no two jobs
+write the same file.
 
 (Bad configuration: tests/test_config_schema.py. A NaN or exploding loss recorded as a failed instance and
 counted in n_failed: tests/test_fit.py and tests/test_table2.py; in the pose demo: tests/test_pose.py.)
