@@ -10,23 +10,31 @@ rule camera_demo:
         config_check("demos"),
         prior=prior_files(DEMOS["camera"]["category"]),
     output:
-        csv=report(DEMO_DIR / "camera_pose.csv", category="Demos", subcategory="Camera pose (Fig. 6)",
-                   caption="../report/camera_demo.rst"),
-        figure=report(DEMO_DIR / "camera_pose.png", category="Demos", subcategory="Camera pose (Fig. 6)",
-                      caption="../report/camera_demo.rst"),
+        csv=report(
+            DEMO_DIR / "camera_pose.csv",
+            category="Demos",
+            subcategory="Camera pose (Fig. 6)",
+            caption="../report/camera_demo.rst",
+        ),
+        figure=report(
+            DEMO_DIR / "camera_pose.png",
+            category="Demos",
+            subcategory="Camera pose (Fig. 6)",
+            caption="../report/camera_demo.rst",
+        ),
+    log:
+        RESULTS / "logs" / "demos" / "camera.log",
+    benchmark:
+        RESULTS / "benchmarks" / "demos" / "camera.tsv"
+    threads: config["threads"]
+    resources:
+        **gpu_job(mem_mb=8000, runtime=20),
     params:
         demo=json.dumps(DEMOS["camera"], sort_keys=True),
         renderer=config_json("renderer"),
         prior_dir=str(prior_dir(DEMOS["camera"]["category"])),
         seed=config["seed"],
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_job(mem_mb=8000, runtime=20),
-    log:
-        RESULTS / "logs" / "demos" / "camera.log",
-    benchmark:
-        RESULTS / "benchmarks" / "demos" / "camera.tsv"
     script:
         "../scripts/demo_camera.py"
 
@@ -39,10 +47,25 @@ rule color_demo:
     output:
         weights=DEMO_DIR / "color_field" / "color_field.pth",
         specs=DEMO_DIR / "color_field" / "color_specs.json",
-        csv=report(DEMO_DIR / "color_renders.csv", category="Demos", subcategory="Colour (Fig. 8)",
-                   caption="../report/color_demo.rst"),
-        figure=report(DEMO_DIR / "color_renders.png", category="Demos", subcategory="Colour (Fig. 8)",
-                      caption="../report/color_demo.rst"),
+        csv=report(
+            DEMO_DIR / "color_renders.csv",
+            category="Demos",
+            subcategory="Colour (Fig. 8)",
+            caption="../report/color_demo.rst",
+        ),
+        figure=report(
+            DEMO_DIR / "color_renders.png",
+            category="Demos",
+            subcategory="Colour (Fig. 8)",
+            caption="../report/color_demo.rst",
+        ),
+    log:
+        RESULTS / "logs" / "demos" / "color.log",
+    benchmark:
+        RESULTS / "benchmarks" / "demos" / "color.tsv"
+    threads: config["threads"]
+    resources:
+        **gpu_job(mem_mb=16000, runtime=60),
     params:
         demo=json.dumps(DEMOS["color"], sort_keys=True),
         renderer=config_json("renderer"),
@@ -50,13 +73,6 @@ rule color_demo:
         data=lambda wildcards: DATA_JSON,
         seed=config["seed"],
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_job(mem_mb=16000, runtime=60),
-    log:
-        RESULTS / "logs" / "demos" / "color.log",
-    benchmark:
-        RESULTS / "benchmarks" / "demos" / "color.tsv"
     script:
         "../scripts/demo_color.py"
 
