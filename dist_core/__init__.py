@@ -2,7 +2,9 @@
 
 ``dist_core.render(decoder, latent, camera)`` renders depth, normals and silhouette of a DeepSDF decoder
 (or any SDF with the call ``sdf(latent, points) -> (N,)``) with gradients to the latent code and the
-camera pose; the modules below hold the parts (camera, tracer, decoder, analytic SDFs).
+camera pose; ``render(decoder, codes (B, D), [camera, ...])`` renders a batch of images in one trace. The
+modules below hold the parts (camera, tracer, decoder, analytic SDFs); ``python -m dist_core render`` renders
+a DeepSDF experiment from the command line.
 """
 
 from .camera import Camera, RayBundle

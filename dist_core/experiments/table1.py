@@ -46,11 +46,8 @@ def comparison_scene(resolution: int, fov_degrees: float = 40.0, distance: float
 
 
 def decoder_scene_camera(resolution: int, fov_degrees: float = 40.0, distance: float = 1.8) -> Camera:
-    """A three-quarter view from above, the kind of view the 3D-R2N2 renderings use."""
-    elevation, azimuth = math.radians(25.0), math.radians(40.0)
-    eye = (distance * math.cos(elevation) * math.sin(azimuth), -distance * math.sin(elevation),
-           -distance * math.cos(elevation) * math.cos(azimuth))
-    return Camera.look_at(eye, fov_degrees=fov_degrees, width=resolution)
+    """A three-quarter view from above (azimuth 40, elevation 25), the kind of view the 3D-R2N2 renderings use."""
+    return Camera.orbit(40.0, 25.0, distance, fov_degrees, resolution)
 
 
 def peak_memory_reset(device: torch.device) -> None:
