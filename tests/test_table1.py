@@ -33,6 +33,9 @@ def test_ablation_refuses_a_scene_that_renders_nothing():
     camera = Camera.look_at((0.0, 0.0, -1.8), width=16)
     rows = benchmark.efficiency_ablation(sphere, sphere.latent, camera, scene="sphere", rows=benchmark.ABLATION_ROWS[:1])
     assert rows[0]["valid_pixels"] > 0
+    # Both steps are measured: chunked backward pass (the default) and every sample at once.
+    assert rows[0]["peak_memory_mb"] > 0 and rows[0]["peak_memory_unchunked_mb"] > 0
+    assert rows[0]["seconds_per_step_unchunked"] > 0 and rows[0]["backward_queries"] == int(camera.width * camera.height)
     with pytest.raises(ValueError, match="smaller perturbation"):
         benchmark.efficiency_ablation(sphere, sphere.latent, camera, scene="moved", rows=benchmark.ABLATION_ROWS[:1],
                                       perturbation=5.0)

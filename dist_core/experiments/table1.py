@@ -2,8 +2,10 @@
 
 Each row of :data:`ABLATION_ROWS` turns on one more of the tracer's switches, as the paper's Table 1 does,
 and ends with our additions. A row is measured by one full optimisation step of the latent code through
-:func:`dist_core.render` (forward trace, differentiable re-evaluation, backward, Adam update) against a
-depth and silhouette target; the forward queries of that step are the row's query count.
+:func:`dist_core.render` (forward trace, backward pass that evaluates the differentiable samples again in
+chunks, Adam update) against a depth and silhouette target; the forward queries of that step are the row's
+query count. Peak memory is the CUDA allocator's peak on a GPU and the process's peak resident set on a
+CPU, measured for the chunked step and, once more, for the same step with every sample at once.
 
 The paper's first two rows (naive tracing, whose backward unrolls every step, and sequential tracing
 with the practical gradient, 1.6 h per step) are not run: the first does not fit in memory and the
@@ -191,12 +193,15 @@ def optimisation_step(sdf, latent: torch.Tensor, camera: Camera, target_depth: t
 
 
 def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, rows=ABLATION_ROWS,
-                        perturbation: float = 0.05, seed: int = 0, progress=None) -> list[dict]:
+                        perturbation: float = 0.05, seed: int = 0, progress=None, unchunked: bool = True,
+                        grad_chunk: int | None = 16384) -> list[dict]:
     """Measure every row of ``rows`` on one scene; returns one dict per row (the columns of table1.csv).
 
     The step starts from ``latent`` plus ``perturbation`` x N(0, 1) per dimension, against the rendering of
     ``latent``; a scene whose target or start renders no surface is refused (its figures would time an
-    empty image)."""
+    empty image). Each row's step runs with the backward pass in chunks of ``grad_chunk`` samples and, with
+    ``unchunked``, once more with all samples at once (``peak_memory_unchunked_mb``,
+    ``seconds_per_step_unchunked``: what the chunking saves)."""
     device = latent.device
     with torch.no_grad():
         target = render(sdf, latent, camera, outputs=("depth",))
@@ -210,10 +215,18 @@ def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, r
     for method, options, max_steps in iterator:
         peak_memory_reset(device)
         stats = optimisation_step(sdf, start_latent, camera, target.depth, target.valid,
-                                  max_steps=max_steps, **options)
+                                  max_steps=max_steps, grad_chunk=grad_chunk, **options)
+        peak = peak_memory_mb(device)
         if stats["valid_pixels"] == 0:
             raise ValueError(f"{scene}: the perturbed start code renders no surface pixel (of "
                              f"{int(target.valid.sum())} in the target); use a smaller perturbation than {perturbation}")
+        whole = {"seconds_step": math.nan}
+        peak_whole = math.nan
+        if unchunked:
+            peak_memory_reset(device)
+            whole = optimisation_step(sdf, start_latent, camera, target.depth, target.valid,
+                                      max_steps=max_steps, grad_chunk=None, **options)
+            peak_whole = peak_memory_mb(device)
         results.append({
             "scene": scene,
             "method": method,
@@ -226,7 +239,10 @@ def efficiency_ablation(sdf, latent: torch.Tensor, camera: Camera, scene: str, r
             "seconds_forward": stats["seconds_forward"],
             "seconds_per_step": stats["seconds_step"],
             "tracer_queries_per_second": stats["forward_queries"] / max(stats["seconds_forward"], 1e-9),
-            "peak_memory_mb": peak_memory_mb(device),
+            "peak_memory_mb": peak,
+            "grad_chunk": grad_chunk,
+            "seconds_per_step_unchunked": whole["seconds_step"],
+            "peak_memory_unchunked_mb": peak_whole,
             "valid_pixels": stats["valid_pixels"],
             "device": str(device),
         })
