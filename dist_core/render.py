@@ -111,12 +111,13 @@ class Rendering:
 
 
 def _needs_graph(sdf, latent: torch.Tensor, cameras) -> bool:
-    """Whether any input of the SDF samples requires a gradient (else they cost no query at all)."""
+    """Whether any input of the SDF samples requires a gradient (else they cost no query at all). A callable
+    that is not an ``nn.Module`` may close over such tensors: it is assumed to."""
     if not torch.is_grad_enabled():
         return False
     if latent.requires_grad or any(c.R.requires_grad or c.t.requires_grad for c in cameras):
         return True
-    return isinstance(sdf, nn.Module) and any(p.requires_grad for p in sdf.parameters())
+    return not isinstance(sdf, nn.Module) or any(p.requires_grad for p in sdf.parameters())
 
 
 def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "approximate",

@@ -12,6 +12,9 @@ take gigabytes): its forward pass returns values the tracer has already computed
 and its backward pass evaluates the network again, ``chunk`` points at a time, each chunk's activations
 freed before the next (a vector-Jacobian product per chunk). Peak memory follows the chunk, the
 gradients are those of one evaluation of all points, and no sample is evaluated twice in the forward pass.
+The gradients it computes are those of the latent, the points and the parameters of an ``nn.Module`` SDF;
+any other callable (a function that closes over tensors that require gradients, for example) is evaluated
+directly, with its graph, so that every tensor it uses gets its gradient (memory is then not bounded).
 """
 
 from __future__ import annotations
@@ -113,4 +116,7 @@ def differentiable_sdf(sdf, latent: torch.Tensor, points: torch.Tensor, values: 
         latent: (D,) code, (N, D) per point, or (B, D) with ``code_index``.
         points: (N, 3) world-frame points; their gradient reaches the camera pose when they carry one.
     """
+    if not isinstance(sdf, nn.Module):
+        f = call_sdf(sdf, latent, points, code_index)
+        return values.detach() + (f - f.detach())
     return _RecomputedSDF.apply(sdf, chunk, code_index, values, latent, points, *_trainable_parameters(sdf))

@@ -178,3 +178,16 @@ def test_bad_batches_are_refused():
         sphere_trace(shape, torch.zeros(2, 2, 4), cameras(1)[0])
     with pytest.raises(ValueError, match="grad_chunk must be positive"):
         render(shape, shape.latent, cameras(1)[0], grad_chunk=0)
+
+
+def test_a_plain_function_sdf_passes_gradients_to_the_tensors_it_closes_over():
+    """Only an nn.Module's parameters are known to the chunked backward pass; a plain function is evaluated
+    with its graph, so a tensor it uses still gets its gradient (a larger sphere is nearer)."""
+    radius = torch.tensor(0.5, requires_grad=True)
+
+    def sphere(latent, points):
+        return points.norm(dim=-1) - radius
+
+    r = render(sphere, torch.zeros(1), cameras(1)[0], outputs=("depth", "silhouette"))
+    (r.depth[r.valid].sum() + r.silhouette.sum()).backward()
+    assert radius.grad < 0
