@@ -1,7 +1,8 @@
 """Shape from several posed colour images by cross-view photometric consistency (paper section 4.2.2, eq. 6).
 
 The latent code starts at random (:func:`random_latent`, DIST: N(0, 0.1^2)); each step renders the depth of
-every input view with :func:`dist_core.render`, warps each view's neighbour into it
+the step's views with :func:`dist_core.render` (all of them in one batched trace), warps each view's neighbour
+into it
 (:func:`dist_core.photometric.warp_view`) and takes an Adam step on
 
     sum over pairs (i, j) of  color_weight * |I_i - I_{j->i}|  +  l2_weight * mean(z^2)
@@ -13,8 +14,8 @@ Optionally a similarity transform of the object (scale, rotation, translation; p
 optimised with the code: :class:`SimilaritySDF` moves the shape instead of the cameras, which is the same
 thing for the images.
 
-The loop is generic in the depth renderer (``render_depth(code, camera) -> (depth, stats)``), so the PMO
-baseline (:mod:`dist_core.baselines.pmo`) runs the same schedule and loss on a mesh.
+The loop is generic in the depth renderer (``render_depth(code, camera) -> (depth, stats)``): any
+differentiable depth renderer can be optimised with DIST's schedule and loss.
 """
 
 from __future__ import annotations
@@ -154,8 +155,8 @@ def optimize_photometric(render_depth, code: torch.Tensor, images, cameras: list
     """Minimise eq. (6) over ``code`` (and ``extra_parameters``) with DIST's schedule.
 
     Args:
-        render_depth: ``render_depth(code, camera) -> (depth (H, W), stats dict)``, depth +inf on background,
-            differentiable in ``code``.
+        render_depth: ``render_depth(code, cameras) -> (depths (B, H, W), stats dict)`` for a list of B
+            cameras (every view of a step at once), depth +inf on background, differentiable in ``code``.
         code: initial code (copied).
         images: (V, H, W, 3) colour images (tensor or array) in [0, 1].
         cameras: V :class:`Camera`.
@@ -178,10 +179,10 @@ def optimize_photometric(render_depth, code: torch.Tensor, images, cameras: list
             start = time.perf_counter()
             optimizer.zero_grad()
             pairs = neighbour_pairs(num_images, settings.views_per_round, round_index, settings.separation)
-            depths = {}
-            for view in sorted({v for pair in pairs for v in pair}):
-                depths[view], stats = render_depth(code, cameras[view])
-                queries += stats.get("forward_queries", 0)
+            views = sorted({v for pair in pairs for v in pair})
+            rendered, stats = render_depth(code, [cameras[v] for v in views])
+            depths = dict(zip(views, rendered))
+            queries += stats.get("forward_queries", 0)
             l2 = code.pow(2).mean()
             total = 0.0
             for i, j in pairs:
@@ -192,12 +193,12 @@ def optimize_photometric(render_depth, code: torch.Tensor, images, cameras: list
                 raise FitDiverged(f"photometric loss became {float(total.detach())} at epoch {epoch}")
             total.backward()
             optimizer.step()
+            if not torch.isfinite(code).all():
+                raise FitDiverged(f"the code became non-finite at epoch {epoch}; lower the learning rate")
             losses.append(float(total.detach()))
             seconds += time.perf_counter() - start
             steps += 1
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-        if not torch.isfinite(code).all():
-            raise FitDiverged(f"the code became non-finite at epoch {epoch}; lower the learning rate")
         if epoch % settings.snapshot_every == 0 or epoch == settings.epochs:
             snapshots.append((epoch, code.detach().clone()))
     return MultiViewResult(code.detach(), losses, snapshots, seconds_per_step=seconds / max(steps, 1),
@@ -228,9 +229,10 @@ def optimize_multi_view(sdf, images, cameras: list, settings: MultiViewSettings,
         target = SimilaritySDF(sdf, *similarity)
         extra = [(p, settings.similarity_lr) for p in similarity]
 
-    def render_depth(latent, camera):
-        rendering = render(target, latent, camera.to(device=device, dtype=torch.float32), outputs=("depth",),
-                           **options)
+    def render_depth(latent, views):
+        # Every view of the step in one trace: one (D,) code shared by the B cameras.
+        rendering = render(target, latent, [c.to(device=device, dtype=torch.float32) for c in views],
+                           outputs=("depth",), **options)
         return rendering.depth, rendering.stats
 
     result = optimize_photometric(render_depth, code, images, cameras, settings, extra, progress, description)

@@ -91,3 +91,34 @@ def test_missing_and_malformed_pmo_files_name_the_file(tmp_path):
     pmo.write_sequence(tmp_path, "s", "m", np.zeros((2, 4, 4, 3)), np.zeros((2, 4, 4)))
     with pytest.raises(DataError, match="holds 1 cameras for a 2-frame sequence"):
         pmo.load_sequence(tmp_path, "s", "m")
+
+
+def test_pmo_trajectory_is_pmos_camera_file():
+    intr, extr = pmo.pmo_trajectory(224)
+    assert extr.shape == (72, 3, 4)
+    np.testing.assert_allclose(intr, [[245.0, 0.0, 112.0], [0.0, 245.0, 112.0], [0.0, 0.0, 1.0]])
+    # View 0 of PMO's data/camera.npz.
+    np.testing.assert_allclose(extr[0], [[0.0, 1.0, 0.0, 0.0], [0.258819045, 0.0, -0.965925826, 0.0],
+                                         [-0.965925826, 0.0, -0.258819045, 2.5]], atol=1e-9)
+    cameras = pmo.cameras_from_pmo(intr, extr, 224, 224)
+    centres = np.stack([c.center.numpy() for c in cameras])  # canonical frame: +y up
+    np.testing.assert_allclose(np.linalg.norm(centres, axis=1), 2.5)
+    elevation = np.degrees(np.arcsin(centres[:, 1] / 2.5))
+    np.testing.assert_allclose(elevation, np.repeat([15.0, 30.0, 45.0], 24), atol=1e-9)
+    azimuth = np.degrees(np.arctan2(-centres[:, 2], centres[:, 0]))
+    steps = np.diff(azimuth.reshape(3, 24), axis=1) % 360.0
+    np.testing.assert_allclose(steps, 15.0, atol=1e-9)  # neighbours 15 degrees apart on each ring
+    for camera in cameras[::7]:
+        pixels, _ = camera.project(torch.zeros(1, 3, dtype=torch.float64))
+        np.testing.assert_allclose(pixels.numpy(), [[112.5, 112.5]])  # PMO's principal point, our pixel centres
+        up, _ = camera.project(torch.tensor([[0.0, 0.3, 0.0]], dtype=torch.float64))
+        assert up[0, 1] < 112.5  # canonical +y is up in the image
+
+
+def test_pmo_trajectory_scales_to_any_resolution_and_ring_set():
+    intr, extr = pmo.pmo_trajectory(112, elevations=[30.0], azimuth_step=45.0)
+    assert extr.shape == (8, 3, 4)
+    np.testing.assert_allclose(intr[0], [122.5, 0.0, 56.0])
+    np.testing.assert_allclose(extr, pmo.pmo_trajectory(224)[1][24:48:3], atol=1e-12)
+    with pytest.raises(ValueError, match="divide 360"):
+        pmo.pmo_trajectory(112, azimuth_step=25.0)

@@ -45,3 +45,17 @@ def test_prepare_views_composites_background_and_keeps_cameras_consistent():
     assert float(zoomed[0].K[0, 0]) == pytest.approx(2 * float(cameras[0].K[0, 0]))
     with pytest.raises(ValueError, match="background"):
         prepare_views(data, 16, "sky", seed=1)
+
+
+def test_prepare_views_keeps_the_chosen_frames_with_their_own_backgrounds():
+    cameras = _cameras(count=4, size=16)
+    masks = np.zeros((4, 16, 16), dtype=bool)
+    masks[:, 4:12, 4:12] = True
+    images = np.where(masks[..., None], np.arange(4, dtype=np.float32)[:, None, None, None] / 4, 0.0)
+    data = MultiViewInput(images.astype(np.float32), masks, cameras, np.zeros((1, 3)))
+    every, _ = prepare_views(data, 16, "environment", seed=3)
+    some, chosen = prepare_views(data, 16, "environment", seed=3, frames=[1, 3])
+    assert some.shape == (2, 16, 16, 3) and np.array_equal(some, every[[1, 3]])
+    assert torch.equal(chosen[1].R, cameras[3].R)
+    with pytest.raises(ValueError, match="4-frame sequence"):
+        prepare_views(data, 16, "none", seed=3, frames=[2, 4])

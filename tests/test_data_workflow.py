@@ -16,7 +16,8 @@ data:
   categories: [table]
   synthetic: {train_per_category: 2, test_per_category: 2, sdf_samples: 2000, surface_samples: 300}
   single_view: {resolution: 24}
-  pmo: {categories: [table], instances_per_category: 1, views: 3, resolution: 24, points: 200}
+  pmo: {categories: [table], instances_per_category: 1, elevations: [30.0], azimuth_step: 120.0, resolution: 24,
+        points: 200}
 """
 
 

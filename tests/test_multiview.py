@@ -102,9 +102,33 @@ def test_similarity_option_optimises_the_transform():
 def test_nan_loss_raises_fit_diverged():
     cameras = [Camera.look_at((0.0, 0.0, -2.0), width=8), Camera.look_at((0.5, 0.0, -2.0), width=8)]
 
-    def render_depth(code, camera):
-        return torch.full((8, 8), 2.0) + code.sum(), {}
+    def render_depth(code, views):
+        return torch.full((len(views), 8, 8), 2.0) + code.sum(), {}
 
     with pytest.raises(FitDiverged, match="loss became nan"):
         optimize_photometric(render_depth, torch.zeros(2), np.full((2, 8, 8, 3), np.nan), cameras,
                              MultiViewSettings(epochs=1, views_per_round=2), progress=False)
+
+
+def test_a_step_renders_its_views_in_one_batch_and_matches_one_view_at_a_time():
+    sphere, _, images, cameras = _scene(views=4, size=16)
+    calls = []
+
+    def batched(code, views):
+        calls.append(len(views))
+        rendering = render(sphere, code, [c.to(dtype=torch.float32) for c in views], outputs=("depth",),
+                           coarse_to_fine=False)
+        return rendering.depth, rendering.stats
+
+    def one_at_a_time(code, views):
+        depths = [render(sphere, code, c.to(dtype=torch.float32), outputs=("depth",), coarse_to_fine=False).depth
+                  for c in views]
+        return torch.stack(depths), {}
+
+    settings = MultiViewSettings(epochs=2, views_per_round=2, lr=1e-2, depth_threshold=1e-2)
+    start = torch.tensor([0.0, 0.0, 0.0, 0.45])
+    together = optimize_photometric(batched, start, images, cameras, settings, progress=False)
+    alone = optimize_photometric(one_at_a_time, start, images, cameras, settings, progress=False)
+    assert calls == [4, 3, 4, 3]  # pairs (0, 1) (2, 3), then (1, 2) (3, 2): each step's views in one trace
+    np.testing.assert_allclose(together.losses, alone.losses, rtol=1e-4)
+    assert torch.allclose(together.code, alone.code, atol=1e-5)

@@ -13,9 +13,10 @@ TINY = """\
 results: results
 data:
   categories: [car]
-  synthetic: {train_per_category: 3, test_per_category: 2, sdf_samples: 2000, surface_samples: 300}
+  synthetic: {train_per_category: 3, test_per_category: 3, sdf_samples: 2000, surface_samples: 300}
   single_view: {resolution: 24}
-  pmo: {categories: [car], instances_per_category: 1, views: 3, resolution: 24, points: 300}
+  pmo: {categories: [car], instances_per_category: 2, elevations: [30.0], azimuth_step: 90.0, resolution: 24,
+        points: 300}
 priors:
   source: trained
   categories: [car]
@@ -24,17 +25,21 @@ priors:
   training: {epochs: 6, samples_per_scene: 256, scenes_per_batch: 2, snapshot_every: 2}
 table3:
   categories: [car]
-  instances: 1
+  instances: 2
   resolution: 16
+  frames: null
   mesh_resolution: 24
   ours: {epochs: 2, views_per_round: 3, snapshot_every: 1}
   pmo:
     source: trained
+    resolution: 16
+    encoder_view: 1
     train_points: 200
-    decoder: {code_size: 8, hidden: 16, layers: 1, subdivisions: 1, epochs: 3, batch: 2, points_per_shape: 100,
-              template_points: 20}
-    encoder: {width: 4, resolution: 16, epochs: 3, batch: 4}
-    optimization: {epochs: 2, views_per_round: 3, snapshot_every: 1}
+    backgrounds: 1
+    heldout_every: 2
+    decoder: {code_size: 8, patches: 2, grid: 2, epochs: 3, batch: 2, points_per_patch: 10, target_points: 50}
+    encoder: {width: 4, resolution: 16, epochs: 2, batch: 4}
+    optimization: {iterations: 2, snapshot_every: 1}
 """
 
 
@@ -46,22 +51,34 @@ def snakemake(tmp_path, *args):
 
 
 @pytest.mark.slow
-def test_table3_runs_end_to_end_and_loads_with_plain_pandas(tmp_path):
+def test_table3_runs_end_to_end_skips_a_broken_sequence_and_loads_with_plain_pandas(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
+    data = snakemake(tmp_path, "data_pmo_sequences_car")
+    assert data.returncode == 0, data.stderr[-3000:]
+    broken = sorted((tmp_path / "results" / "data" / "pmo" / "sequences" / "02958343").glob("*.npy"))[1]
+    broken.write_bytes(b"truncated")  # the second instance's sequence: a skip record, not a failed table
     run = snakemake(tmp_path, "table3")
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
     table = pd.read_csv(results / "table3.csv")
-    assert sorted(table["method"]) == ["ours_rand", "pmo_original", "pmo_rand"]
-    assert {"category", "method", "median", "mean", "median_ci95_low", "median_ci95_high", "n", "n_failed",
-            "metric"} <= set(table.columns)
-    assert (table["n"] + table["n_failed"] == 1).all()
-    assert table["metric"].str.contains("gt_to_pred").all()
+    assert sorted(set(table["method"])) == ["ours_rand", "pmo_encoder", "pmo_original", "pmo_rand"]
+    assert {"category", "method", "metric", "median", "mean", "median_ci95_low", "mean_ci95_high", "n", "n_failed",
+            "n_skipped", "paper"} <= set(table.columns)
+    assert (table["n"] == 1).all() and (table["n_skipped"] == 1).all()
+    assert set(table["metric"]) == {"chamfer_gt_to_pred_x1000_pmo_frame", "chamfer_pred_to_gt_x1000_pmo_frame",
+                                    "chamfer_gt_to_pred_x1000_normalized_frame"}
     per_instance = pd.read_csv(results / "table3_per_instance.csv")
-    assert len(per_instance) == 3 and set(per_instance["status"]) <= {"ok", "failed"}
-    ours = per_instance[per_instance["method"] == "ours_rand"].iloc[0]
-    assert ours["steps"] == 2 and ours["forward_queries_per_step"] > 0  # recorded even if the tiny prior fails
-    assert "| Ours (rand init) |" in (results / "table3.md").read_text()
+    assert len(per_instance) == 8 and set(per_instance["status"]) <= {"ok", "failed", "skipped"}
+    assert (per_instance["status"] == "skipped").sum() == 4
+    ours = per_instance[(per_instance["method"] == "ours_rand") & (per_instance["status"] != "skipped")].iloc[0]
+    assert ours["steps"] == 2 * 2 and ours["forward_queries_per_step"] > 0  # 4 frames: 2 steps per epoch
+    skipped = pd.read_csv(results / "table3_skipped.csv")
+    assert len(skipped) == 1 and (tmp_path / skipped["file"].iloc[0]).resolve() == broken.resolve()
+    paired = pd.read_csv(results / "table3_paired.csv")
+    assert sorted(paired["method_b"]) == ["pmo_encoder", "pmo_original", "pmo_rand"]
+    markdown = (results / "table3.md").read_text()
+    assert "| Ours (rand init) |" in markdown and "1 instance(s) could not be prepared" in markdown
+    assert "Priors (ours): car:" in markdown and "PMO networks (trained)" in markdown
     assert (results / "table3_car.png").stat().st_size > 1000
     assert (results / "table3" / "pmo" / "car" / "pmo.pth").is_file()
     assert "Nothing to be done" in snakemake(tmp_path, "table3", "--dry-run").stdout

@@ -122,7 +122,8 @@ def load_synthetic_shape(shapenet_root, synset: str, instance: str) -> synthetic
 
 def render_colour_views(shape: synthetic.SyntheticShape, normalization: deepsdf.Normalization,
                         cameras: list) -> tuple[np.ndarray, np.ndarray]:
-    """Lambertian colour frames (V, H, W, 3) and masks (V, H, W) of a shape in its normalised frame."""
+    """Lambertian colour frames (V, H, W, 3) and masks (V, H, W) of a shape moved by ``normalization``
+    (the cameras act on that frame; :meth:`~dist_core.data.deepsdf.Normalization.identity` for the mesh frame)."""
     mesh = shapenet.normalized_mesh(shape.mesh, normalization)
     images, masks = [], []
     for camera in cameras:
@@ -135,13 +136,11 @@ def render_colour_views(shape: synthetic.SyntheticShape, normalization: deepsdf.
 
 
 def write_pmo_sequence(layout: Layout, category: str, instance: str, cameras: list, points: int, seed: int) -> list[Path]:
-    """Write the embedded PMO sequence of one test instance and its ground-truth points (normalised frame)."""
+    """Write the embedded PMO sequence of one test instance and its ground-truth points, both in the
+    instance's mesh frame (the canonical frame of PMO's sequences; ``cameras`` act on it)."""
     synset = shapenet.synset_of(category)
     shape = load_synthetic_shape(layout.shapenet_root, synset, instance)
-    normalization = deepsdf.read_normalization(
-        deepsdf.normalization_path(layout.deepsdf_dir, layout.dataset, synset, instance))
-    images, masks = render_colour_views(shape, normalization, cameras)
-    normalized = shapenet.normalized_mesh(shape.mesh, normalization)
-    surface, faces = sample_surface(normalized, points, derived_rng(seed, category, instance, "pmo_points"))
+    images, masks = render_colour_views(shape, deepsdf.Normalization.identity(), cameras)
+    surface, faces = sample_surface(shape.mesh, points, derived_rng(seed, category, instance, "pmo_points"))
     return [pmo.write_sequence(layout.pmo_root, synset, instance, images, masks),
-            pmo.write_points(layout.pmo_root, synset, instance, surface, normalized.face_normals[faces])]
+            pmo.write_points(layout.pmo_root, synset, instance, surface, shape.mesh.face_normals[faces])]

@@ -21,9 +21,15 @@ The real format, as PMO's public code reads it (``data.py: load_sequence``, ``re
 
 So our camera of view ``i``, acting on canonical points, is ``K = intr + 0.5 on (cx, cy)``,
 ``R = extr_i[:, :3] @ cs_map``, ``t = extr_i[:, 3]`` (:func:`cameras_from_pmo`; :func:`cameras_to_pmo`
-inverts it). The embedded equivalent written by the pipeline uses exactly this format, with the instance's
-DeepSDF normalised frame as the canonical frame, frames rendered by Lambertian shading on a black
-background, and the camera trajectory of :func:`circle_cameras`.
+inverts it).
+
+PMO's ``camera.npz`` holds one trajectory of 72 views: three elevation rings (15, 30 and 45 degrees above
+the canonical frame's horizontal plane, ring after ring), 24 views 15 degrees apart in azimuth on each, every
+camera 2.5 units from the origin looking at it, focal length 245 px on 224 x 224 images (principal point at
+the centre). :func:`pmo_trajectory` writes that trajectory (exactly, for PMO's settings) at any resolution or
+with fewer rings. The embedded equivalent written by the pipeline uses this format and this trajectory, with
+the instance's mesh frame (a ShapeNet-like unit-diagonal frame) as the canonical frame, like PMO's
+sequences, and frames rendered by Lambertian shading on a black background.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = [
     "cameras_from_pmo",
     "cameras_to_pmo",
     "circle_cameras",
+    "pmo_trajectory",
     "load_sequence",
     "write_sequence",
     "read_points",
@@ -172,6 +179,34 @@ def circle_cameras(views: int, elevation: float, distance: float, fov_degrees: f
         eye = distance * np.array([np.cos(el) * np.sin(az), np.sin(el), -np.cos(el) * np.cos(az)])
         cameras.append(Camera.look_at(eye.tolist(), fov_degrees=fov_degrees, width=resolution, up=(0.0, 1.0, 0.0)))
     return cameras
+
+
+def pmo_trajectory(resolution: int, elevations=(15.0, 30.0, 45.0), azimuth_step: float = 15.0,
+                   distance: float = 2.5, focal: float = 245.0, focal_image_size: int = 224) -> tuple[np.ndarray, np.ndarray]:
+    """PMO's camera trajectory as ``(intr (3, 3), extr (V, 3, 4))`` of ``camera.npz`` (see the module docstring).
+
+    Views go ring after ring (``elevations``, degrees), ``360 / azimuth_step`` per ring from azimuth 0 (the
+    canonical +x axis) towards the canonical -z axis (PMO's world +y); each camera looks at the origin from
+    ``distance`` with its image x axis horizontal. ``focal`` is in pixels of a ``focal_image_size`` image and
+    is scaled to ``resolution``. With the defaults this is PMO's ``camera.npz`` at ``resolution`` 224.
+    """
+    per_ring = 360.0 / azimuth_step
+    if abs(per_ring - round(per_ring)) > 1e-9:
+        raise ValueError(f"azimuth_step {azimuth_step} does not divide 360 degrees")
+    extr = []
+    for elevation in np.radians(np.asarray(elevations, dtype=np.float64)):
+        for azimuth in np.radians(azimuth_step * np.arange(int(round(per_ring)))):
+            # PMO's world is z-up (the canonical y axis after cs_map).
+            centre = distance * np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth),
+                                          np.sin(elevation)])
+            forward = -centre / np.linalg.norm(centre)
+            right = np.cross(forward, [0.0, 0.0, 1.0])
+            right /= np.linalg.norm(right)
+            R = np.stack([right, np.cross(forward, right), forward])
+            extr.append(np.concatenate([R, (-R @ centre)[:, None]], axis=1))
+    f = focal * resolution / focal_image_size
+    intr = np.array([[f, 0.0, resolution / 2.0], [0.0, f, resolution / 2.0], [0.0, 0.0, 1.0]])
+    return intr, np.stack(extr)
 
 
 def load_sequence(root, synset: str, instance: str) -> PMOSequence:

@@ -39,20 +39,28 @@ def environment_background(cameras: list, seed: int, waves: int = 16, frequencie
 
 
 def prepare_views(data: MultiViewInput, resolution: int, background: str, seed: int,
-                  focal_scale: float = 1.0) -> tuple[np.ndarray, list]:
+                  focal_scale: float = 1.0, frames=None) -> tuple[np.ndarray, list]:
     """Images (V, r, r, 3) and cameras of the optimisation.
 
     Args:
         resolution: side in pixels; the images are area-averaged down to it and the cameras scaled so that
             pixel centres still match (:meth:`Camera.scaled`).
         background: "environment" (composite :func:`environment_background` under the masks) or "none".
+            The panorama depends on the viewing direction only, so a frame gets the same background
+            whichever ``frames`` are chosen.
         focal_scale: the robustness test of paper Fig. 10(a): keep the central ``1 / focal_scale`` of the
             image (a longer focal length) before resizing; 1 keeps the data's cameras.
+        frames: indices of the sequence's frames to keep, in order (None: all).
     """
-    images = np.asarray(data.images, dtype=np.float32)
-    cameras = list(data.cameras)
+    frames = range(len(data.cameras)) if frames is None else list(frames)
+    if len(frames) and not 0 <= min(frames) <= max(frames) < len(data.cameras):
+        raise ValueError(f"frames {min(frames)}..{max(frames)} requested from a {len(data.cameras)}-frame sequence; "
+                         "check table3.frames and table3.pmo.encoder_view")
+    images = np.asarray(data.images, dtype=np.float32)[list(frames)]
+    masks = np.asarray(data.masks)[list(frames)]
+    cameras = [data.cameras[k] for k in frames]
     if background == "environment":
-        images = np.where(np.asarray(data.masks)[..., None], images, environment_background(cameras, seed))
+        images = np.where(masks[..., None], images, environment_background(cameras, seed))
     elif background != "none":
         raise ValueError(f"table3.background must be 'environment' or 'none', got {background!r}")
     if focal_scale != 1.0:

@@ -75,9 +75,11 @@ REPORT_TABLES = {
                "summed): median, mean and the 95 % bootstrap interval of the median per category, setting and "
                "method; seconds and network queries per optimisation step."),
     "table3": (("table3", "csv"), "Table 3", "Table 3: shape from multi-view images",
-               "Chamfer distance x 1000 from the ground truth to the prediction only (10,000 points each, DeepSDF "
-               "normalised frame, squared distances): median, mean and the 95 % bootstrap interval of the median "
-               "per category and method; seconds per instance and per step; network queries per step."),
+               "Chamfer distances x 1000 (10,000 points each, mean squared nearest-neighbour distance), one row "
+               "per category, method and metric: the paper's (ground truth to prediction, PMO's frame), the other "
+               "direction (PMO's frame) and ground truth to prediction in the DeepSDF normalised frame; median and "
+               "mean with 95 % bootstrap intervals; n, n_failed, n_skipped; seconds per instance and per step; "
+               "network queries per step."),
     "prior_quality": (("prior_report", "csv"), "Shape priors", "Quality of the shape priors",
                       "DeepSDF's Chamfer distance x 1000 between each shape's mesh and its ground-truth surface "
                       "samples (squared distances, both directions summed), per category and split; training "

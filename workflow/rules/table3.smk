@@ -1,6 +1,8 @@
 # Table 3 (paper section 4.2.2): shape from multi-view colour images by photometric consistency, ours (rand
-# init) against PMO (original / rand init). One job per (category, method) runs the first table3.instances
-# sequences (loading the model per instance would cost more than a step); the `table3` rule gathers them.
+# init) against PMO (original / rand init / encoder only). One job per (category, method) runs the first
+# table3.instances sequences (loading the model per instance would cost more than a step); an instance whose
+# input is a skip record gets a result marked skipped; the `table3` rule gathers them, the paired comparisons
+# and the list of skipped instances.
 #
 # PMO's models: table3.pmo.source trained = results/table3/pmo/<category> (rule table3_pmo_train, minutes on a
 # CPU); shipped = resources/pmo/<category> (committed, never rebuilt).
@@ -50,15 +52,12 @@ def _table3_settings(robustness=False):
 rule table3_pmo_train:
     input:
         split=lambda wildcards: data_split_file(wildcards.category, "train"),
-        cameras=_pmo.camera_path(DATA["pmo_root"]),
     output:
         specs=T3_DIR / "pmo" / "{category}" / "specs.json",
     wildcard_constraints:
         category="|".join(T3_CATEGORIES),
     params:
         pmo=json.dumps(T3["pmo"], sort_keys=True),
-        resolution=T3["resolution"],
-        background=T3["background"],
         instances=lambda wildcards: data_instances(wildcards.category, "train"),
         data=lambda wildcards: DATA_JSON,
         seed=config["seed"],
@@ -109,16 +108,23 @@ rule table3:
         config_check("table3"),
         table3_list_check,
         results=[table3_result(c, m, i) for c in T3_CATEGORIES for m in T3_METHODS for i in table3_instances(c)],
-        views=[data_multi_view(c, i) for c in T3_CATEGORIES for i in table3_instances(c)[:1]],
+        views=[data_multi_view(c, i) for c in T3_CATEGORIES for i in table3_instances(c)],
+        priors=[prior_files(c) for c in T3_CATEGORIES],
+        pmo=[table3_pmo_dir(c) / "specs.json" for c in T3_CATEGORIES],
     output:
         csv=report(RESULTS / "table3.csv", category="Table 3", caption="../report/table3.rst"),
         per_instance=report(RESULTS / "table3_per_instance.csv", category="Table 3", caption="../report/table3.rst"),
+        paired=report(RESULTS / "table3_paired.csv", category="Table 3", caption="../report/table3.rst"),
+        skipped=RESULTS / "table3_skipped.csv",
         markdown=report(RESULTS / "table3.md", category="Table 3", caption="../report/table3.rst"),
         figures=[report(RESULTS / f"table3_{c}.png", category="Table 3", caption="../report/table3.rst")
                  for c in T3_CATEGORIES],
     params:
         categories=T3_CATEGORIES,
         methods=T3_METHODS,
+        instances=[table3_instances(c) for c in T3_CATEGORIES],
+        prior_dirs=[str(prior_dir(c)) for c in T3_CATEGORIES],
+        pmo_dirs=[str(table3_pmo_dir(c)) for c in T3_CATEGORIES],
         settings=_table3_settings(),
         seed=config["seed"],
     threads: 1

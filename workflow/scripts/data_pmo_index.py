@@ -1,4 +1,5 @@
-"""The shared camera trajectory and test list of the embedded PMO-format sequences (dist_core.data.pmo)."""
+"""The shared camera trajectory (PMO's, dist_core.data.pmo.pmo_trajectory) and test list of the embedded
+PMO-format sequences."""
 
 import json
 
@@ -7,8 +8,8 @@ from dist_core.runtime import setup
 
 setup(snakemake.threads, snakemake.log[0])
 settings = json.loads(snakemake.params.pmo)
-cameras = pmo.circle_cameras(settings["views"], settings["elevation"], settings["distance"],
-                             settings["fov_degrees"], settings["resolution"])
+intr, extr = pmo.pmo_trajectory(settings["resolution"], settings["elevations"], settings["azimuth_step"],
+                                settings["distance"], settings["focal"], settings["focal_image_size"])
 root = snakemake.output.cameras.removesuffix("camera.npz")
-pmo.write_camera_file(root, *pmo.cameras_to_pmo(cameras))
+pmo.write_camera_file(root, intr, extr)
 pmo.write_test_list(root, [tuple(e) for e in snakemake.params.entries])
