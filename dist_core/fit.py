@@ -174,16 +174,16 @@ def _renderings(decoder, latents: torch.Tensor, cameras: list[Camera], options: 
 
 
 def _split_batch(batch: Rendering, count: int) -> list[Rendering]:
-    """Per-image renderings from a batched one ((B, H, W) images, per-image query counts in ``stats``)."""
-    per_image = {key: batch.stats[key] for key in ("forward_queries", "backward_queries")}
-    lists = {key: batch.stats.get(f"{key}_per_image") for key in per_image}
+    """Per-image renderings of a batched one ((B, H, W) images and per-image query counts in ``stats``);
+    ``points`` are not split (the fits do not use them)."""
     out = []
     for b in range(count):
-        stats = {key: (lists[key][b] if lists[key] is not None else per_image[key] / count) for key in per_image}
+        stats = {"forward_queries": batch.stats["forward_queries_per_image"][b],
+                 "backward_queries": batch.stats["backward_queries_per_image"][b]}
         out.append(Rendering(depth=None if batch.depth is None else batch.depth[b],
                              normal=None if batch.normal is None else batch.normal[b],
                              silhouette=None if batch.silhouette is None else batch.silhouette[b],
-                             valid=batch.valid[b], points=batch.points, stats=stats))
+                             valid=batch.valid[b], points=batch.points[:0], stats=stats))
     return out
 
 

@@ -153,7 +153,7 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
     if not torch.isfinite(latent).all():
         raise ValueError("the latent code contains NaN or inf: the optimisation diverged; lower the learning rate")
     options = TracerOptions.from_kwargs(**tracer_options)
-    cameras, batched, per_image_codes = resolve_batch(latent, camera)
+    codes, cameras, batched, per_image_codes = resolve_batch(latent, camera)
     trace = sphere_trace(sdf, latent, camera, options)
     start = time.perf_counter()
     images, height, width = len(cameras), trace.height, trace.width
@@ -186,12 +186,12 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
         rows_points, rows_codes = points[hit_rows], _rows(code_index, hit_rows)
         if normal_graph:
             p = rows_points if rows_points.requires_grad else rows_points.detach().requires_grad_(True)
-            f_hit = call_sdf(sdf, latent, p, rows_codes)
+            f_hit = call_sdf(sdf, codes, p, rows_codes)
             grad_f = torch.autograd.grad(f_hit.sum(), p, create_graph=True)[0] if hit_rows.numel() else p
             # Their f carries the depth and silhouette gradients of the hit rows as well.
             f = f.index_put((hit_rows,), f_hit - f_hit.detach())
         else:
-            grad_f = sdf_gradient(sdf, latent, rows_points, options.chunk, rows_codes)
+            grad_f = sdf_gradient(sdf, codes, rows_points, options.chunk, rows_codes)
         stats["normal_queries"] = int(hit_rows.numel())
     if need_graph:
         wanted = "silhouette" in outputs or (("depth" in outputs or "color" in outputs) and not normal_graph)
@@ -200,14 +200,14 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
         else:
             rows = hit_rows
         if wanted and rows.numel():
-            f_rows = differentiable_sdf(sdf, latent, points[rows], known[rows], options.grad_chunk,
+            f_rows = differentiable_sdf(sdf, codes, points[rows], known[rows], options.grad_chunk,
                                         _rows(code_index, rows))
             f = f.index_put((rows,), f_rows)
             backward_rows.append(rows)
 
     depth = normal = silhouette = shaded = None
     if "depth" in outputs or "color" in outputs:
-        length, extra_rows = _differentiable_length(sdf, latent, trace, idx, hit_rows, code_index, sample_length, f,
+        length, extra_rows = _differentiable_length(sdf, codes, trace, idx, hit_rows, code_index, sample_length, f,
                                                     grad_f, directions, origins, options, gradient, need_graph)
         if extra_rows is not None:
             backward_rows.append(extra_rows)
@@ -217,7 +217,7 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
         depth = depth.index_put((idx[hit_rows],), z).reshape(shape)
     if "color" in outputs:
         surface = origins[hit_rows] + length[hit_rows, None] * directions[hit_rows]
-        rgb = call_sdf_color(color, latent, surface, _rows(code_index, hit_rows)).to(dtype)
+        rgb = call_sdf_color(color, codes, surface, _rows(code_index, hit_rows)).to(dtype)
         if shaded_color and rgb.shape[0] > 0:
             rgb = rgb * light.shade(torch.nn.functional.normalize(grad_f, dim=-1))[:, None]
         stats["color_queries"] = int(hit_rows.numel())
@@ -236,7 +236,7 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
 
     per_image = torch.zeros(images, dtype=torch.int64, device=device)
     for rows in backward_rows:
-        per_image += torch.bincount(trace.image[idx[rows]], minlength=images)
+        per_image.index_add_(0, trace.image[idx[rows]], torch.ones_like(rows))
     stats["backward_queries"] = int(per_image.sum())
     stats["backward_queries_per_image"] = per_image.tolist()
     stats["valid_pixels_per_image"] = hit.reshape(images, -1).sum(1).tolist()

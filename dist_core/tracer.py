@@ -146,11 +146,14 @@ class Trace:
     stats: dict = field(default_factory=dict)
 
 
-def resolve_batch(latent: torch.Tensor, camera) -> tuple[list[Camera], bool, bool]:
-    """The images a call describes: ``(cameras, batched, per_image_codes)``.
+def resolve_batch(latent: torch.Tensor, camera) -> tuple[torch.Tensor, list[Camera], bool, bool]:
+    """The images a call describes: ``(codes, cameras, batched, per_image_codes)``.
 
     ``latent`` (D,) with one :class:`Camera` is one image; (B, D) codes and/or a list of B cameras is a
-    batch of B images, the camera or the code broadcast when only the other comes in B.
+    batch of B images, the camera or the code broadcast when only the other comes in B. ``codes`` is what
+    the network is called with: ``latent``, or its one row of a (1, D) batch (a view, so gradients reach
+    ``latent``), which the decoder folds once for every point; ``per_image_codes`` says that it holds one
+    code per image.
     """
     if latent.dim() not in (1, 2):
         raise ValueError(f"latent must be one code (D,) or a batch of codes (B, D), not {tuple(latent.shape)}")
@@ -168,7 +171,9 @@ def resolve_batch(latent: torch.Tensor, camera) -> tuple[list[Camera], bool, boo
     sizes = {(c.width, c.height) for c in cameras}
     if len(sizes) > 1:
         raise ValueError(f"cameras of one batch must share an image size; got {sorted(sizes)}")
-    return cameras, batched, per_image_codes
+    if per_image_codes and latent.shape[0] == 1:
+        return latent[0], cameras, batched, False
+    return latent, cameras, batched, per_image_codes
 
 
 def unit_sphere_interval(origins: torch.Tensor, directions: torch.Tensor, radius: float = 1.0):
@@ -284,7 +289,8 @@ class _Counter:
     def add(self, image_of_queried_rays: torch.Tensor) -> None:
         self.forward_queries += image_of_queried_rays.numel()
         self.steps += 1
-        self.per_image += torch.bincount(image_of_queried_rays, minlength=self.per_image.numel())
+        # index_add, not bincount: bincount sizes its output from the data, which waits for the device.
+        self.per_image.index_add_(0, image_of_queried_rays, torch.ones_like(image_of_queried_rays))
 
 
 def _march(sdf, latent, per_image_codes: bool, state: _RayState, steps: int, options: TracerOptions, final: bool,
@@ -442,8 +448,7 @@ def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | Non
         :class:`Trace` for the B * H * W full-resolution rays.
     """
     options = options or TracerOptions.from_kwargs(**kwargs)
-    cameras, batched, per_image_codes = resolve_batch(latent, camera)
-    latent = latent.detach()
+    latent, cameras, batched, per_image_codes = resolve_batch(latent.detach(), camera)
     device = latent.device
     dtype = torch.float32
     counter = _Counter(len(cameras), device)

@@ -93,6 +93,20 @@ def test_codes_fitted_together_follow_the_paths_they_follow_alone():
         assert joint.forward_queries == alone.forward_queries
 
 
+def test_batched_rendering_gives_the_fits_of_separate_renders():
+    camera, depth, mask = _observation(width=16)
+    targets = [depth_target(camera, depth, mask, mask), depth_target(camera, depth, _sparse(mask, 20, 1)),
+               depth_target(camera, depth, _sparse(mask, 20, 2), observed_silhouette=False)]
+    inits = torch.stack([Sphere(0.35).latent, Sphere(0.4).latent, Sphere(0.3, (0.02, 0.0, 0.0)).latent])
+    separate = fit_latents_to_depth(Sphere(), targets, inits, FitOptions(iterations=6, lr=0.02, w_l2=0.1))
+    batched = fit_latents_to_depth(Sphere(), targets, inits, FitOptions(iterations=6, lr=0.02, w_l2=0.1,
+                                                                        batch_render=True))
+    for a, b in zip(separate, batched):
+        assert torch.allclose(a.latent, b.latent, atol=1e-5) and np.allclose(a.losses, b.losses, rtol=1e-4)
+        assert a.forward_queries == b.forward_queries and a.backward_queries == b.backward_queries
+        assert torch.equal(a.rendering.valid, b.rendering.valid)
+
+
 def test_a_failing_code_stops_alone_and_keeps_its_last_finite_value():
     camera, depth, mask = _observation(width=16)
     target = depth_target(camera, depth, mask, mask)
