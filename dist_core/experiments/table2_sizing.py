@@ -12,6 +12,13 @@ paired median difference against the first variant::
     python -m dist_core.experiments.table2_sizing --out /tmp/t2val --shapes 4 --categories plane sofa \\
         --variant '{}' --variant '{"ours": {"iterations": 50, "lr": 0.004}}'
 
+With ``--checkpoints`` it runs the renderer methods only, once per variant, and scores every code after each
+listed iteration (meshes at ``table2.mesh_resolution``, and at ``--mesh-check`` after the last one): one
+run gives the Chamfer of every shorter schedule at that learning rate (:func:`checkpoint_sweep`)::
+
+    python -m dist_core.experiments.table2_sizing --out /tmp/t2val --checkpoints 10 20 30 50 100 200 \\
+        --variant '{"ours": {"iterations": 200, "lr": 0.001}}' --variant '{"ours": {"iterations": 50, "lr": 0.01}}'
+
 The priors are those of the config (shipped by default).
 """
 
@@ -32,9 +39,12 @@ from ..data.embedded import Layout, write_instance
 from ..data.inputs import build_single_view
 from ..data.preprocess import sample_surface
 from ..data.seeding import derived_rng
-from .table2 import Table2Options, evaluate_instance, load_complete_samples, load_prior, per_instance_rows
+from ..fit import fit_latents_to_depth
+from ..mesh import extract_mesh
+from .table2 import (RENDERER_METHODS, Table2Options, _renderer_jobs, _renderer_target, chamfers, evaluate_instance,
+                     load_complete_samples, load_prior, per_instance_rows)
 
-__all__ = ["validation_views", "measure", "main"]
+__all__ = ["validation_views", "measure", "checkpoint_sweep", "main"]
 
 DATASET = "ShapeNetV2"
 
@@ -64,11 +74,8 @@ def validation_views(out, category: str, seed: int, count: int, surface_samples:
     return made
 
 
-def measure(category: str, shapes: list, table2: dict, renderer: dict, single_view: dict, variants: list,
-            seed: int, prior_dir, progress: bool = False) -> list[dict]:
-    """Every variant of ``table2`` on every validation shape; returns the per-instance rows (with a
-    ``variant`` column) and prints the JSON lines described in the module docstring."""
-    decoder, mean_latent = load_prior(prior_dir)
+def _load_views(category: str, shapes: list, single_view: dict, seed: int) -> list:
+    """``(view, GT points, normalisation, complete SdfSamples)`` of each validation shape."""
     views = []
     for instance, layout in shapes:
         view = build_single_view(layout.shapenet_root, layout.r2n2_root, layout.deepsdf_dir, DATASET, category,
@@ -79,6 +86,65 @@ def measure(category: str, shapes: list, table2: dict, renderer: dict, single_vi
         normalization = deepsdf.read_normalization(deepsdf.normalization_path(layout.deepsdf_dir, *key))
         complete = load_complete_samples(layout.deepsdf_dir, *key)
         views.append((view, gt_points.astype(np.float64), normalization, complete))
+    return views
+
+
+def checkpoint_sweep(category: str, shapes: list, table2: dict, renderer: dict, single_view: dict, variants: list,
+                     checkpoints: list[int], mesh_check: int | None, seed: int, prior_dir) -> list[dict]:
+    """The renderer methods of ``table2`` on every validation shape, one fit per variant, every code scored
+    after each iteration in ``checkpoints``; returns one row per (variant, shape, setting, method, iteration)
+    with ``chamfer_normalized_x1000`` (and ``chamfer_check_x1000``, the same code meshed at ``mesh_check``,
+    after the last checkpoint) and the CPU seconds of the fit without the scoring."""
+    decoder, mean_latent = load_prior(prior_dir)
+    rows = []
+    for variant in variants:
+        chosen = _merge(table2, variant)
+        options = Table2Options.from_config(chosen, renderer)
+        fit_options = options.fit_options()
+        name = json.dumps(variant, sort_keys=True)
+        methods = [m for m in chosen["methods"] if m in RENDERER_METHODS]
+        for view, gt_points, normalization, _ in _load_views(category, shapes, single_view, seed):
+            jobs = [(s, m) for s, m, owner in _renderer_jobs(chosen["settings"], methods) if owner is None]
+            targets = [_renderer_target(view, s, m, bool(fit_options.w_normal)) for s, m in jobs]
+            scoring = {"cpu": 0.0}
+            last = max(c for c in checkpoints if c <= fit_options.iterations)
+
+            def score(iteration, latents):
+                if iteration not in checkpoints:
+                    return
+                started = time.process_time()
+                for (setting, method), latent in zip(jobs, latents):
+                    row = {"variant": name, "category": category, "instance": view.attrs["instance"],
+                           "setting": setting, "method": method, "iteration": iteration}
+                    for key, resolution in (("chamfer_normalized_x1000", options.mesh_resolution),
+                                            ("chamfer_check_x1000", mesh_check if iteration == last else None)):
+                        if resolution is None:
+                            continue
+                        mesh = extract_mesh(decoder, latent, resolution=resolution, coarse_stride=8,
+                                            trusted_distance=0.1)
+                        row[key] = (float("inf") if mesh.empty else chamfers(
+                            gt_points, mesh.vertices, mesh.faces, normalization, options.chamfer_samples,
+                            seed)[1] * metrics.TABLE_SCALE)
+                    rows.append(row)
+                scoring["cpu"] += time.process_time() - started
+
+            started = time.process_time()
+            fits = fit_latents_to_depth(decoder, targets, mean_latent, fit_options, callback=score)
+            cpu = time.process_time() - started - scoring["cpu"]
+            print(json.dumps({"variant": name, "category": category, "instance": view.attrs["instance"],
+                              "codes": len(jobs), "fit_cpu_seconds": round(cpu, 1),
+                              "forward_queries_per_code_step": int(np.mean([np.mean(f.forward_queries) for f in fits])),
+                              "backward_queries_per_code_step": int(np.mean([np.mean(f.backward_queries)
+                                                                             for f in fits]))}), flush=True)
+    return rows
+
+
+def measure(category: str, shapes: list, table2: dict, renderer: dict, single_view: dict, variants: list,
+            seed: int, prior_dir, progress: bool = False) -> list[dict]:
+    """Every variant of ``table2`` on every validation shape; returns the per-instance rows (with a
+    ``variant`` column) and prints the JSON lines described in the module docstring."""
+    decoder, mean_latent = load_prior(prior_dir)
+    views = _load_views(category, shapes, single_view, seed)
     rows = []
     for variant in variants:
         chosen = _merge(table2, variant)
@@ -128,7 +194,9 @@ def main(argv=None) -> None:
     parser.add_argument("--categories", nargs="+", default=["sofa", "plane", "table"])
     parser.add_argument("--shapes", type=int, default=4)
     parser.add_argument("--variant", action="append", default=[], help="JSON overrides of the table2 section")
-    parser.add_argument("--csv", help="write the per-instance rows here")
+    parser.add_argument("--checkpoints", nargs="+", type=int, help="score the renderer codes after these iterations")
+    parser.add_argument("--mesh-check", type=int, help="also mesh at this resolution after the last checkpoint")
+    parser.add_argument("--csv", help="write the rows here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -142,8 +210,12 @@ def main(argv=None) -> None:
         shapes = validation_views(Path(args.out) / category, category, config["seed"], args.shapes,
                                   data["synthetic"]["surface_samples"], data["synthetic"]["sdf_samples"])
         prior_dir = Path(config["priors"]["shipped_dir"]) / category
-        rows += measure(category, shapes, config["table2"], config["renderer"], data["single_view"], variants,
-                        config["seed"], prior_dir)
+        if args.checkpoints:
+            rows += checkpoint_sweep(category, shapes, config["table2"], config["renderer"], data["single_view"],
+                                     variants, args.checkpoints, args.mesh_check, config["seed"], prior_dir)
+        else:
+            rows += measure(category, shapes, config["table2"], config["renderer"], data["single_view"], variants,
+                            config["seed"], prior_dir)
     if args.csv:
         import pandas as pd
 

@@ -76,6 +76,7 @@ rule table2_tables:
         table2=_table2_params(),
         renderer=config_json("renderer"),
         resolution=DATA["single_view"]["resolution"],
+        notes=T2.get("notes", []),
         with_paper=not DATA_SYNTHETIC,
         shapenet_root=DATA["shapenet_root"],
         deepsdf_dir=DATA["deepsdf_dir"],

@@ -44,7 +44,7 @@ def main():
     priors = {c: format_prior(describe_prior(folder)) for c, folder in zip(params.categories, params.prior_dirs)}
     instances = min(len(ids) for ids in params.instances.values())
     protocol = protocol_lines(table2, {**json.loads(params.renderer), **table2["renderer"]}, params.resolution,
-                              instances)
+                              instances) + list(params.notes)
     with io.atomic_path(snakemake.output.markdown) as tmp:
         tmp.write_text(document(table, pairs, skipped, priors, protocol, instances, params.with_paper))
     log.info("\n%s", markdown_table(table, "normalized", pairs))
