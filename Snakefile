@@ -1,5 +1,11 @@
 # dist: reproduce DIST (Liu et al., CVPR 2020). `snakemake table1`, `snakemake --cores 4 table2`,
 # `snakemake table3`; the embedded default runs from a fresh clone with no download.
+import sys
+
+# The workflow runs the dist_core of its own checkout, and Snakemake hands this path on to every job, so a job
+# in a conda environment (workflow/envs/dist.yaml) imports the same code.
+sys.path.insert(0, workflow.basedir)
+
 from snakemake.utils import min_version, update_config, validate
 
 from dist_core.config_checks import ConfigError, parse_problems, target_problems, typed_overrides

@@ -91,9 +91,15 @@ def parse_problems(config: Mapping) -> list[str]:
 
 
 def _prior_problems(config: Mapping, key: str, categories) -> list[str]:
-    """A category whose prior the workflow trains must be one of priors.categories (shipped priors are
-    files that the rules' inputs name; Snakemake reports a missing one by its path)."""
+    """A category whose prior the workflow trains must be one of priors.categories, and one whose prior is a
+    DeepSDF experiment must have a folder in priors.experiments (shipped priors are files that the rules'
+    inputs name; Snakemake reports a missing one by its path)."""
     priors = config.get("priors") or {}
+    if priors.get("source") == "experiments":
+        wanted = [categories] if isinstance(categories, str) else list(categories)
+        return [f"config {key}: {category!r} has no DeepSDF experiment in priors.experiments; add "
+                f"`{category}: <DeepSDF experiment folder>` there (DeepSDF names them examples/{category}s) or drop "
+                f"{category!r} here" for category in wanted if category not in (priors.get("experiments") or {})]
     if priors.get("source") != "trained":
         return []
     return _missing(key, categories, "priors.categories", priors.get("categories", []),

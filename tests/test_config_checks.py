@@ -78,6 +78,10 @@ def test_a_curve_instance_past_the_table_is_a_parse_problem():
     ("report", {"priors.source": "trained", "priors.categories": ["sofa"]},
      "config report.convergence.category: 'chair' is not in priors.categories [sofa]"),
     ("priors", {"data.categories": ["sofa"]}, "config priors.categories: 'plane' is not in data.categories [sofa]"),
+    ("demos", {"priors.source": "experiments", "priors.experiments": {"sofa": "/x/sofas"}},
+     "config demos.camera.category: 'chair' has no DeepSDF experiment in priors.experiments; add `chair: <DeepSDF"),
+    ("table2", {"priors.source": "experiments", "priors.experiments": {"sofa": "/x/sofas", "chair": "/x/chairs"}},
+     "config table2.categories: 'plane' has no DeepSDF experiment in priors.experiments"),
     ("data", {"data.categories": ["sofa"]}, "config data.pmo.categories: 'plane' is not in data.categories [sofa]"),
 ])
 def test_what_a_family_of_targets_needs_is_named_with_the_key_and_the_fix(family, values, message):
@@ -150,3 +154,12 @@ def test_a_cross_key_mistake_stops_the_dry_run_naming_the_key(tmp_path):
 def test_each_family_of_targets_checks_its_needs_before_its_first_job(tmp_path, target, overrides, message):
     code, log = dry_run(tmp_path, target, *overrides, *shipped_overrides())
     assert code != 0 and message in log, log[-3000:]
+
+
+def test_a_category_without_an_experiment_stops_only_the_targets_that_need_it(tmp_path):
+    """priors.experiments without a chair (the demos' category): Table 1 plans, the demos stop naming the key."""
+    experiments = "priors={source: experiments, experiments: {sofa: /x/sofas, plane: /x/planes, table: /x/tables}}"
+    code, log = dry_run(tmp_path, "table1", experiments)
+    assert code == 0, log[-3000:]
+    code, log = dry_run(tmp_path, "demos", experiments)
+    assert code != 0 and "config demos.camera.category: 'chair' has no DeepSDF experiment" in log, log[-3000:]

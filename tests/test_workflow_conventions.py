@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workflow_runs import shipped_overrides
+from workflow_runs import planned_params, shipped_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-# Lints that the conda environments, the narrowed params and the split of helper functions from rules
-# will remove (every rule file is rewritten for them at once); any other lint is a regression now.
-PENDING_LINTS = ("Specify a conda environment or container for each rule.",
-                 "is a prefix of input or output file but hardcoded",
-                 "Mixed rules and functions in same snakefile.")
 
 
 def lints(tmp_path) -> tuple[int, list[str]]:
@@ -28,20 +23,11 @@ def lints(tmp_path) -> tuple[int, list[str]]:
     return run.returncode, re.findall(r"^\s+\* (.*?):\s*$", run.stdout + run.stderr, re.M)
 
 
-def test_lint_finds_nothing_beyond_the_pending_kinds(tmp_path):
-    _, found = lints(tmp_path)
-    assert found, "the lint output was not parsed"
-    unexpected = sorted({lint for lint in found if not any(kind in lint for kind in PENDING_LINTS)})
-    assert unexpected == []
-
-
-@pytest.mark.xfail(reason="conda: directives, narrowed params and helper modules still to come", strict=False)
 def test_lint_is_clean(tmp_path):
     code, found = lints(tmp_path)
-    assert code == 0 and found == []
+    assert code == 0 and found == [], found
 
 
-@pytest.mark.xfail(reason="the rule files are formatted once the other rule changes are in", strict=False)
 def test_snakefmt_leaves_the_workflow_unchanged():
     snakefmt = shutil.which("snakefmt") or str(Path(sys.executable).with_name("snakefmt"))
     if not Path(snakefmt).exists():
@@ -57,3 +43,42 @@ def test_the_catalog_file_describes_the_usage():
     assert set(usage["software-stack-deployment"]) >= {"conda", "apptainer", "apptainer+conda"}
     assert usage["report"] is True and "snakemake" in usage["mandatory-flags"]["desc"]
     assert "MIT License" in (REPO / "LICENSE").read_text()
+
+
+def test_the_rules_environment_holds_the_projects_dependencies():
+    """workflow/envs/dist.yaml (--software-deployment-method conda) lists pyproject.toml's dependencies but
+    Snakemake, which runs the jobs from its own environment, and every rule that runs code names it."""
+    import tomllib
+
+    env = yaml.safe_load((REPO / "workflow" / "envs" / "dist.yaml").read_text())
+    pip = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(p for p in pip if not p.startswith("--")) == sorted(d for d in project if "snakemake" not in d)
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        text = path.read_text()
+        assert text.count("script:") == text.count("        DIST_ENV\n"), path.name
+
+
+def _changed(before, after):
+    """The rules of the jobs whose params differ between two plans."""
+    return sorted({key[0] for key, params in after.items() if before.get(key) != params})
+
+
+def test_an_edit_reruns_only_the_jobs_that_read_the_edited_key(tmp_path):
+    """Params hold only the settings a rule reads: threads, another table's keys, the list of prior categories
+    and PMO's test-time settings change no params of the jobs that do not read them; a fit setting does."""
+    base3 = planned_params(tmp_path, "table3", {})
+    assert any(rule.startswith("table3_car_") for rule, _ in base3)
+    for edit in ({"table3": {"threads": 2}}, {"table2": {"threads": 2, "instances": 3}},
+                 {"priors": {"categories": ["plane", "car"]}}, {"data": {"single_view": {"resolution": 96}}}):
+        assert _changed(base3, planned_params(tmp_path, "table3", edit)) == [], edit
+    pmo_test_time = _changed(base3, planned_params(tmp_path, "table3", {"table3": {"pmo": {"optimization": {
+        "iterations": 7}}}}))
+    assert "table3_pmo_train" not in pmo_test_time and "table3_car_pmo_original" in pmo_test_time
+    assert "table3_car_ours_rand" in _changed(base3, planned_params(tmp_path, "table3", {"table3": {"ours": {
+        "lr": 0.02}}}))
+    base2 = planned_params(tmp_path, "table2", {})
+    assert _changed(base2, planned_params(tmp_path, "table2", {"data": {"pmo": {"points": 5000}},
+                                                              "table3": {"instances": 2}})) == []
+    assert "table2_instance" in _changed(base2, planned_params(tmp_path, "table2", {"table2": {"ours": {
+        "lr": 0.01}}}))

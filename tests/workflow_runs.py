@@ -16,3 +16,27 @@ def shipped_overrides(**sections) -> list[str]:
     for section, keys in sections.items():
         values[section] = {**values.get(section, {}), **keys}
     return [f"{section}={json.dumps(keys)}" for section, keys in values.items()]
+
+
+def planned_params(workdir, target: str, config: dict) -> dict:
+    """``{(rule, wildcards): params}`` of every job that `snakemake <target> --forceall` would run with the
+    default config plus ``config`` (merged key by key, as --config is), planned through Snakemake's API from
+    ``workdir`` without running anything."""
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+
+    overrides = {"priors": {"shipped_dir": str(REPO / "resources" / "priors")},
+                 "table3": {"pmo": {"shipped_dir": str(REPO / "resources" / "pmo")}}}
+    for section, keys in config.items():
+        overrides[section] = {**overrides.get(section, {}), **keys}
+    with SnakemakeApi(OutputSettings()) as api:
+        workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1),
+                                    config_settings=ConfigSettings(config=overrides,
+                                                                   configfiles=[REPO / "config" / "config.yaml"]),
+                                    snakefile=REPO / "Snakefile", workdir=Path(workdir))
+        dag_api = workflow_api.dag(DAGSettings(targets={target}))
+        workflow = dag_api.workflow_api._workflow
+        workflow._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True)
+        workflow._build_dag()
+        return {(job.rule.name, tuple(sorted(job.wildcards_dict.items()))): dict(job.params.items())
+                for job in workflow.dag.jobs}

@@ -26,13 +26,15 @@ rule camera_demo:
         RESULTS / "logs" / "demos" / "camera.log",
     benchmark:
         RESULTS / "benchmarks" / "demos" / "camera.tsv"
+    conda:
+        DIST_ENV
     threads: config["threads"]
     resources:
         **gpu_job(mem_mb=8000, runtime=20),
     params:
         demo=json.dumps(DEMOS["camera"], sort_keys=True),
         renderer=config_json("renderer"),
-        prior_dir=str(prior_dir(DEMOS["camera"]["category"])),
+        prior_dir=input_folder("prior"),
         seed=config["seed"],
         device=config["device"],
     script:
@@ -63,14 +65,16 @@ rule color_demo:
         RESULTS / "logs" / "demos" / "color.log",
     benchmark:
         RESULTS / "benchmarks" / "demos" / "color.tsv"
+    conda:
+        DIST_ENV
     threads: config["threads"]
     resources:
         **gpu_job(mem_mb=16000, runtime=60),
     params:
         demo=json.dumps(DEMOS["color"], sort_keys=True),
         renderer=config_json("renderer"),
-        prior_dir=str(prior_dir(DEMOS["color"]["category"])),
-        data=lambda wildcards: DATA_JSON,
+        prior_dir=input_folder("prior"),
+        data=_data_settings("source", "deepsdf_dir", "dataset"),
         seed=config["seed"],
         device=config["device"],
     script:

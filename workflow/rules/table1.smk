@@ -8,17 +8,19 @@ T1_FIT_KEYS = ("dims", "latent_size", "fit_iterations", "fit_batch", "fit_lr")
 rule table1_decoder:
     output:
         specs=RESULTS / "table1" / "decoder" / "specs.json",
-    params:
-        settings=json.dumps({k: config["table1"]["decoder"][k] for k in T1_FIT_KEYS}, sort_keys=True),
-        seed=config["seed"],
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_job(mem_mb=16000, runtime=60),
     log:
         RESULTS / "logs" / "table1_decoder.log",
     benchmark:
         RESULTS / "benchmarks" / "table1_decoder.tsv"
+    conda:
+        DIST_ENV
+    threads: config["threads"]
+    resources:
+        **gpu_job(mem_mb=16000, runtime=60),
+    params:
+        settings=json.dumps({k: config["table1"]["decoder"][k] for k in T1_FIT_KEYS}, sort_keys=True),
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/table1_decoder.py"
 
@@ -29,17 +31,19 @@ rule table1:
     output:
         csv=report(RESULTS / "table1.csv", category="Table 1", caption="../report/table1.rst"),
         markdown=report(RESULTS / "table1.md", category="Table 1", caption="../report/table1.rst"),
+    log:
+        RESULTS / "logs" / "table1.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table1.tsv"
+    conda:
+        DIST_ENV
+    threads: config["threads"]
+    resources:
+        **gpu_job(mem_mb=32000, runtime=120),
     params:
         settings=config_json("table1"),
         renderer=config_json("renderer"),
         seed=config["seed"],
         device=config["device"],
-    threads: config["threads"]
-    resources:
-        **gpu_job(mem_mb=32000, runtime=120),
-    log:
-        RESULTS / "logs" / "table1.log",
-    benchmark:
-        RESULTS / "benchmarks" / "table1.tsv"
     script:
         "../scripts/table1.py"

@@ -5,51 +5,32 @@
 # 17 jobs per instance (setting x method) would repeat that start-up 17 times. On a cluster,
 # `--groups table2_instance=t2 --group-components t2=<n>` packs several instances per submission.
 # Then one job assembles the tables and figures, and one draws the loss-vs-Chamfer curve (paper Fig. 5).
-T2 = config["table2"]
-
-
-def table2_instances(category):
-    return data_instances(category, "test")[: T2["instances"]]
-
-
-def table2_result(category, instance):
-    return RESULTS / "table2" / category / f"{instance}.h5"
-
-
-def _table2_params():
-    """Everything an instance's numbers depend on, as JSON: editing it reruns the instance jobs."""
-    keys = ("settings", "methods", "ours", "deepsdf", "renderer", "batch_render", "mesh_resolution", "chamfer_samples")
-    return json.dumps({k: T2[k] for k in keys}, sort_keys=True)
-
-
-def _curve_instance():
-    return table2_instances(T2["curve"]["category"])[T2["curve"]["instance"]]
-
-
 rule table2_instance:
     input:
         view=lambda wildcards: data_single_view(wildcards.category, wildcards.instance),
         prior=lambda wildcards: prior_files(wildcards.category),
     output:
         RESULTS / "table2" / "{category}" / "{instance}.h5",
-    wildcard_constraints:
-        category="|".join(T2["categories"]),
-        instance="[0-9A-Za-z_-]+",
-    params:
-        table2=_table2_params(),
-        renderer=config_json("renderer"),
-        prior_dir=lambda wildcards: str(prior_dir(wildcards.category)),
-        deepsdf_dir=DATA["deepsdf_dir"],
-        dataset=DATA["dataset"],
-        seed=config["seed"],
-        device=config["device"],
-    threads: T2["threads"]
-    resources:
-        **gpu_job(mem_mb=8000, runtime=20, gpus=T2["gpus_per_job"]),
     log:
         RESULTS / "logs" / "table2" / "{category}" / "{instance}.log",
     benchmark:
         RESULTS / "benchmarks" / "table2" / "{category}" / "{instance}.tsv"
+    wildcard_constraints:
+        category="|".join(T2["categories"]),
+        instance="[0-9A-Za-z_-]+",
+    conda:
+        DIST_ENV
+    threads: T2["threads"]
+    resources:
+        **gpu_job(mem_mb=8000, runtime=20, gpus=T2["gpus_per_job"]),
+    params:
+        table2=_table2_params(),
+        renderer=config_json("renderer"),
+        prior_dir=input_folder("prior"),
+        deepsdf_dir=DATA["deepsdf_dir"],
+        dataset=DATA["dataset"],
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/table2_instance.py"
 
@@ -66,8 +47,23 @@ rule table2_tables:
         paired=report(RESULTS / "table2_paired.csv", category="Table 2", caption="../report/table2_paired.rst"),
         skipped=RESULTS / "table2_skipped.csv",
         markdown=report(RESULTS / "table2.md", category="Table 2", caption="../report/table2.rst"),
-        figures=[report(RESULTS / "table2" / f"figure_{c}.png", category="Table 2", subcategory="Figures",
-                        caption="../report/table2_figure.rst") for c in T2["categories"]],
+        figures=[
+            report(
+                RESULTS / "table2" / f"figure_{c}.png",
+                category="Table 2",
+                subcategory="Figures",
+                caption="../report/table2_figure.rst",
+            )
+            for c in T2["categories"]
+        ],
+    log:
+        RESULTS / "logs" / "table2" / "tables.log",
+    conda:
+        DIST_ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
     params:
         categories=T2["categories"],
         instances=lambda wildcards: {c: table2_instances(c) for c in T2["categories"]},
@@ -82,12 +78,6 @@ rule table2_tables:
         deepsdf_dir=DATA["deepsdf_dir"],
         dataset=DATA["dataset"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=30,
-    log:
-        RESULTS / "logs" / "table2" / "tables.log",
     script:
         "../scripts/table2_tables.py"
 
@@ -100,24 +90,30 @@ rule table2_curve:
     output:
         csv=RESULTS / "table2" / "loss_chamfer.csv",
         correlation=RESULTS / "table2" / "loss_chamfer_correlation.csv",
-        figure=report(RESULTS / "table2" / "loss_chamfer.png", category="Table 2", subcategory="Figures",
-                      caption="../report/table2_curve.rst"),
-    params:
-        table2=_table2_params(),
-        curve=json.dumps(T2["curve"], sort_keys=True),
-        renderer=config_json("renderer"),
-        prior_dir=str(prior_dir(T2["curve"]["category"])),
-        deepsdf_dir=DATA["deepsdf_dir"],
-        dataset=DATA["dataset"],
-        seed=config["seed"],
-        device=config["device"],
-    threads: T2["threads"]
-    resources:
-        **gpu_job(mem_mb=8000, runtime=30, gpus=T2["gpus_per_job"]),
+        figure=report(
+            RESULTS / "table2" / "loss_chamfer.png",
+            category="Table 2",
+            subcategory="Figures",
+            caption="../report/table2_curve.rst",
+        ),
     log:
         RESULTS / "logs" / "table2" / "curve.log",
     benchmark:
         RESULTS / "benchmarks" / "table2" / "curve.tsv"
+    conda:
+        DIST_ENV
+    threads: T2["threads"]
+    resources:
+        **gpu_job(mem_mb=8000, runtime=30, gpus=T2["gpus_per_job"]),
+    params:
+        table2=_table2_params(),
+        curve=json.dumps(T2["curve"], sort_keys=True),
+        renderer=config_json("renderer"),
+        prior_dir=input_folder("prior"),
+        deepsdf_dir=DATA["deepsdf_dir"],
+        dataset=DATA["dataset"],
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/table2_curve.py"
 

@@ -6,69 +6,31 @@
 #
 # PMO's models: table3.pmo.source trained = results/table3/pmo/<category> (rule table3_pmo_train, minutes on a
 # CPU); shipped = resources/pmo/<category> (committed, never rebuilt).
-T3 = config["table3"]
-T3_DIR = RESULTS / "table3"
-T3_METHODS = list(T3["methods"])
-if T3["pmo"]["source"] not in ("trained", "shipped"):
-    raise ValueError(f"config table3.pmo.source must be 'trained' or 'shipped', got {T3['pmo']['source']!r}")
-# A category without multi-view data is an error only when a Table 3 target is asked for (config_check): a
-# config that trims data.pmo.categories (a quick data or Table 2 run) must still parse.
-T3_CATEGORIES = [c for c in T3["categories"] if c in DATA["pmo"]["categories"]]
-
-
-# Each (category, method) job names its instances among its outputs, so PMO's test list is read while the DAG is
-# built; without PMO data no category lists an instance and only the Table 3 targets fail (table3_list_check).
-T3_LISTED, T3_LIST_ERROR = data_pmo_listing(T3_CATEGORIES)
-
-
-def table3_instances(category):
-    return T3_LISTED[category][: T3["instances"]]
-
-
-def table3_list_check(wildcards=None):
-    """Input function of the Table 3 targets: no inputs, or the error that names PMO's unreadable test list."""
-    if T3_LIST_ERROR is not None:
-        raise T3_LIST_ERROR
-    return []
-
-
-def table3_pmo_dir(category):
-    if T3["pmo"]["source"] == "shipped":
-        return Path(T3["pmo"]["shipped_dir"]) / category
-    return T3_DIR / "pmo" / category
-
-
-def table3_result(category, method, instance):
-    return T3_DIR / category / method / f"{instance}.h5"
-
-
-def _table3_settings(robustness=False):
-    """The table3 section with the renderer overrides applied: a param, so edits rerun the fits (the
-    robustness plan only reruns its own rule)."""
-    settings = {k: v for k, v in T3.items() if robustness or k != "robustness"}
-    return json.dumps({**settings, "renderer": {**config["renderer"], **T3.get("renderer", {})}}, sort_keys=True)
-
-
 rule table3_pmo_train:
     input:
         split=lambda wildcards: data_split_file(wildcards.category, "train"),
     output:
         specs=T3_DIR / "pmo" / "{category}" / "specs.json",
-    wildcard_constraints:
-        category="|".join(T3_CATEGORIES),
-    params:
-        pmo=json.dumps(T3["pmo"], sort_keys=True),
-        instances=lambda wildcards: data_instances(wildcards.category, "train"),
-        data=lambda wildcards: DATA_JSON,
-        seed=config["seed"],
-        device=config["device"],
-    threads: T3["threads"]
-    resources:
-        **gpu_job(mem_mb=16000, runtime=120),
     log:
         RESULTS / "logs" / "table3" / "pmo_train_{category}.log",
     benchmark:
         RESULTS / "benchmarks" / "table3_pmo_train_{category}.tsv"
+    wildcard_constraints:
+        category="|".join(T3_CATEGORIES),
+    conda:
+        DIST_ENV
+    threads: T3["threads"]
+    resources:
+        **gpu_job(mem_mb=16000, runtime=120),
+    params:
+        # The networks' training settings: not where they come from, nor how PMO optimises with them.
+        pmo=json.dumps(
+            {k: v for k, v in T3["pmo"].items() if k not in ("source", "shipped_dir", "optimization")}, sort_keys=True
+        ),
+        instances=lambda wildcards: data_instances(wildcards.category, "train"),
+        data=_data_settings("shapenet_root", "deepsdf_dir", "dataset"),
+        seed=config["seed"],
+        device=config["device"],
     script:
         "../scripts/table3_pmo_train.py"
 
@@ -84,21 +46,23 @@ for _category in T3_CATEGORIES:
                 model=prior_files(_category) if _method == "ours_rand" else [table3_pmo_dir(_category) / "specs.json"],
             output:
                 [table3_result(_category, _method, i) for i in table3_instances(_category)],
-            params:
-                category=_category,
-                method=_method,
-                instances=table3_instances(_category),
-                model_dir=str(prior_dir(_category) if _method == "ours_rand" else table3_pmo_dir(_category)),
-                settings=_table3_settings(),
-                seed=config["seed"],
-                device=config["device"],
-            threads: T3["threads"]
-            resources:
-                **gpu_job(mem_mb=8000, runtime=120),
             log:
                 RESULTS / "logs" / "table3" / f"{_category}_{_method}.log",
             benchmark:
                 RESULTS / "benchmarks" / f"table3_{_category}_{_method}.tsv"
+            conda:
+                DIST_ENV
+            threads: T3["threads"]
+            resources:
+                **gpu_job(mem_mb=8000, runtime=120),
+            params:
+                category=_category,
+                method=_method,
+                instances=table3_instances(_category),
+                model_dir=input_folder("model"),
+                settings=_table3_settings(),
+                seed=config["seed"],
+                device=config["device"],
             script:
                 "../scripts/table3_method.py"
 
@@ -117,8 +81,18 @@ rule table3:
         paired=report(RESULTS / "table3_paired.csv", category="Table 3", caption="../report/table3.rst"),
         skipped=RESULTS / "table3_skipped.csv",
         markdown=report(RESULTS / "table3.md", category="Table 3", caption="../report/table3.rst"),
-        figures=[report(RESULTS / f"table3_{c}.png", category="Table 3", caption="../report/table3.rst")
-                 for c in T3_CATEGORIES],
+        figures=[
+            report(RESULTS / f"table3_{c}.png", category="Table 3", caption="../report/table3.rst")
+            for c in T3_CATEGORIES
+        ],
+    log:
+        RESULTS / "logs" / "table3" / "table3.log",
+    conda:
+        DIST_ENV
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
     params:
         categories=T3_CATEGORIES,
         methods=T3_METHODS,
@@ -127,12 +101,6 @@ rule table3:
         pmo_dirs=[str(table3_pmo_dir(c)) for c in T3_CATEGORIES],
         settings=_table3_settings(),
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=30,
-    log:
-        RESULTS / "logs" / "table3" / "table3.log",
     script:
         "../scripts/table3.py"
 
@@ -142,11 +110,22 @@ rule table3_robustness:
     input:
         config_check("table3"),
         table3_list_check,
-        views=[data_multi_view(c, i) for c in T3_CATEGORIES for i in table3_instances(c)[: T3["robustness"]["instances"]]],
+        views=[
+            data_multi_view(c, i) for c in T3_CATEGORIES for i in table3_instances(c)[: T3["robustness"]["instances"]]
+        ],
         priors=[prior_files(c) for c in T3_CATEGORIES],
         pmo=[table3_pmo_dir(c) / "specs.json" for c in T3_CATEGORIES],
     output:
         csv=report(RESULTS / "table3_robustness.csv", category="Table 3", caption="../report/table3.rst"),
+    log:
+        RESULTS / "logs" / "table3" / "robustness.log",
+    benchmark:
+        RESULTS / "benchmarks" / "table3_robustness.tsv"
+    conda:
+        DIST_ENV
+    threads: T3["threads"]
+    resources:
+        **gpu_job(mem_mb=16000, runtime=240),
     params:
         categories=T3_CATEGORIES,
         instances=[table3_instances(c)[: T3["robustness"]["instances"]] for c in T3_CATEGORIES],
@@ -155,12 +134,5 @@ rule table3_robustness:
         settings=_table3_settings(robustness=True),
         seed=config["seed"],
         device=config["device"],
-    threads: T3["threads"]
-    resources:
-        **gpu_job(mem_mb=16000, runtime=240),
-    log:
-        RESULTS / "logs" / "table3" / "robustness.log",
-    benchmark:
-        RESULTS / "benchmarks" / "table3_robustness.tsv"
     script:
         "../scripts/table3_robustness.py"
