@@ -11,7 +11,7 @@ import yaml
 
 from dist_core.config_checks import ConfigError, parse_problems, raise_problems, target_problems, typed_overrides
 
-from workflow_runs import shipped_overrides
+from workflow_runs import merged, shipped_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -21,12 +21,6 @@ def default_config():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def merged(base, extra):
-    """Snakemake's merge of a second config file: nested sections key by key."""
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def with_values(config, **values):

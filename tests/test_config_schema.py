@@ -12,6 +12,8 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from workflow_runs import merged
+
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -20,12 +22,6 @@ def default_config():
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def merged(base, extra):
-    """Snakemake's merge of a second config file: nested sections key by key."""
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def check(config):

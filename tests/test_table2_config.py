@@ -10,6 +10,8 @@ from snakemake.utils import validate
 
 from dist_core.experiments.table2_tables import protocol_lines
 
+from workflow_runs import merged
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -17,11 +19,6 @@ def _load(name):
     return yaml.safe_load((REPO / "config" / name).read_text())
 
 
-def _merged(base, extra):
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def _protocol(config):
@@ -34,7 +31,7 @@ def _protocol(config):
 def test_paper_config_is_dists_protocol_on_either_dataset(datasets):
     config = _load(datasets[0])
     for name in datasets[1:] + ["paper.yaml"]:
-        config = _merged(config, _load(name))
+        config = merged(config, _load(name))
     validate(copy.deepcopy(config), str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     assert [line for line in _protocol(config) if "DIST / paper" in line] == []
     assert config["table2"]["methods"] == ["deepsdf", "ours_depth", "ours", "ours_mask", "oracle"]

@@ -1,11 +1,20 @@
 """Helpers of the tests that run the workflow from a scratch working directory."""
 
+import copy
 import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def merged(base: dict, extra: dict) -> dict:
+    """Snakemake's merge of a second config file: nested sections key by key."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def shipped_overrides(**sections) -> list[str]:

@@ -546,16 +546,12 @@ def figure(path, category: str, images: np.ndarray, ours: InstanceResult, pmo: l
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import trimesh
 
     from ..mesh_picture import render_mesh
 
     def shade(vertices, faces):
-        # A decoded template may come out inside-out; orient the faces outwards so that the shading reads.
-        mesh = trimesh.Trimesh(vertices, faces, process=False)
-        if len(faces):
-            trimesh.repair.fix_normals(mesh)
-        return render_mesh(mesh.vertices, mesh.faces)
+        # render_mesh shades with normals that face the camera, so an inside-out template reads as well.
+        return render_mesh(vertices, faces)
 
     panels = [(f"view {k}", images[k]) for k in np.linspace(0, len(images) - 1, min(len(images), 4)).astype(int)]
     steps = [(f"ours epoch {epoch}", shade(v, f)) for epoch, v, f in ours.snapshots]
