@@ -53,9 +53,9 @@ def test_the_default_target_puts_every_table_page_in_the_report(tmp_path):
     log = run.stdout + run.stderr
     assert run.returncode == 0, log[-3000:]
     pages = set(re.findall(r"results/report/(\w+)\.html", log))
-    assert pages == {"table1", "table2", "table3", "prior_quality", "timings"}
+    assert pages == {"table1", "table2", "table3", "prior_quality", "pmo_quality", "timings"}
     for name, source in [("table1", "results/table1.csv"), ("table2", "results/table2.csv"),
                          ("table3", "results/table3.csv"), ("prior_quality", "results/priors/quality.csv"),
-                         ("timings", "results/timings_by_rule.csv")]:
+                         ("pmo_quality", "results/table3_pmo_quality.csv"), ("timings", "results/timings_by_rule.csv")]:
         block = re.search(rf"rule report_table_{name}:\n(.*?)\n\n", log, re.S)
         assert block and f"input: {source}" in block.group(1), name

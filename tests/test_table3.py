@@ -213,3 +213,16 @@ def test_robustness_rows_cover_every_focal_scale_and_code_noise():
     noisy = [r for r in rows if r["experiment"] == "pmo_code_noise"]
     assert all(r["status"] == "ok" for r in noisy) and noisy[0][METRIC] != noisy[1][METRIC]
     assert list(pd.DataFrame(rows).columns)[:4] == ["experiment", "value", "category", "instance"]
+
+
+def test_the_pmo_quality_table_reads_the_networks_specs_and_marks_unmeasured_ones():
+    from dist_core.experiments.table3 import pmo_quality_table
+
+    measured = {"train_instances": 64, "training_seconds": 600.0, "decoder": {"epochs": 500}, "encoder": {"epochs": 15},
+                "quality": {"shapes": 8, "decoder_train_chamfer_x1000": 0.5, "heldout_views": [0, 6, 12, 18],
+                            "encoder_relative_code_error": 0.3, "encoder_heldout_chamfer_x1000": 0.9}}
+    table = pmo_quality_table({"car": ("resources/pmo/car", measured), "plane": ("old", {"decoder": {"epochs": 50}})})
+    car, plane = table.iloc[0], table.iloc[1]
+    assert (car["category"], car["training_minutes"], car["encoder_heldout_views"]) == ("car", 10.0, 4)
+    assert car["decoder_train_chamfer_x1000"] == 0.5 and car["encoder_relative_code_error"] == 0.3
+    assert plane["decoder_epochs"] == 50 and np.isnan(plane["decoder_train_chamfer_x1000"])

@@ -73,6 +73,8 @@ def test_table3_runs_end_to_end_skips_a_broken_sequence_and_loads_with_plain_pan
     ours = per_instance[(per_instance["method"] == "ours_rand") & (per_instance["status"] != "skipped")].iloc[0]
     assert ours["steps"] == 2 * 2 and ours["forward_queries_per_step"] > 0  # 4 frames: 2 steps per epoch
     skipped = pd.read_csv(results / "table3_skipped.csv")
+    quality = pd.read_csv(results / "table3_pmo_quality.csv")
+    assert list(quality["category"]) == ["car"] and quality["decoder_epochs"].iloc[0] == 3 and (quality["decoder_train_chamfer_x1000"] > 0).all()
     assert len(skipped) == 1 and (tmp_path / skipped["file"].iloc[0]).resolve() == broken.resolve()
     paired = pd.read_csv(results / "table3_paired.csv")
     assert sorted(paired["method_b"]) == ["pmo_encoder", "pmo_original", "pmo_rand"]

@@ -531,6 +531,27 @@ def _network_line(folder, specs: dict) -> str:
             f"trained in {specs.get('training_seconds', float('nan')) / 60:.1f} min; {_quality(specs.get('quality', {}))}")
 
 
+def pmo_quality_table(networks: dict):
+    """One row per category of the PMO networks' own quality and budget (``networks``: ``{category: (folder,
+    specs)}``), to read beside the shape priors' quality table: the decoder's autoencoding Chamfer x1000 on
+    training shapes (median, mesh frame, as the priors'), the encoder's relative code error and decoded Chamfer on
+    held-out views, the training epochs and minutes. Networks trained before the quality was measured get NaN."""
+    import pandas as pd
+
+    rows = []
+    for category, (folder, specs) in networks.items():
+        quality, decoder, encoder = specs.get("quality", {}), specs.get("decoder", {}), specs.get("encoder", {})
+        rows.append({"category": category, "folder": str(folder), "train_shapes": specs.get("train_instances"),
+                     "decoder_epochs": decoder.get("epochs"), "encoder_epochs": encoder.get("epochs"),
+                     "training_minutes": specs.get("training_seconds", float("nan")) / 60,
+                     "quality_shapes": quality.get("shapes"),
+                     "decoder_train_chamfer_x1000": quality.get("decoder_train_chamfer_x1000", float("nan")),
+                     "encoder_heldout_views": len(quality.get("heldout_views", [])),
+                     "encoder_relative_code_error": quality.get("encoder_relative_code_error", float("nan")),
+                     "encoder_heldout_chamfer_x1000": quality.get("encoder_heldout_chamfer_x1000", float("nan"))})
+    return pd.DataFrame(rows)
+
+
 def _quality(quality: dict) -> str:
     if not quality:
         return "not measured"

@@ -80,6 +80,7 @@ rule table3:
         per_instance=report(RESULTS / "table3_per_instance.csv", category="Table 3", caption="../report/table3.rst"),
         paired=report(RESULTS / "table3_paired.csv", category="Table 3", caption="../report/table3.rst"),
         skipped=RESULTS / "table3_skipped.csv",
+        pmo_quality=report(RESULTS / "table3_pmo_quality.csv", category="Table 3", caption="../report/table3.rst"),
         markdown=report(RESULTS / "table3.md", category="Table 3", caption="../report/table3.rst"),
         figures=[
             report(RESULTS / f"table3_{c}.png", category="Table 3", caption="../report/table3.rst")

@@ -1,5 +1,5 @@
 """Gather Table 3: results/table3.csv (tidy), table3_per_instance.csv, table3_paired.csv, table3_skipped.csv,
-table3.md and a figure per category (dist_core.experiments.table3)."""
+table3_pmo_quality.csv (the PMO networks' own quality), table3.md and a figure per category (dist_core.experiments.table3)."""
 
 import json
 import logging
@@ -12,8 +12,8 @@ from dist_core.data.errors import SkippedInstance
 from dist_core.data.inputs import read_multi_view
 from dist_core.data.seeding import derive_seed
 from dist_core.data.views import prepare_views
-from dist_core.experiments.table3 import (figure, markdown_table, paired_table, protocol_notes, read_instance,
-                                          selected_frames, skipped_table, summarize_table)
+from dist_core.experiments.table3 import (figure, markdown_table, paired_table, pmo_quality_table, protocol_notes,
+                                          read_instance, selected_frames, skipped_table, summarize_table)
 from dist_core.prior import describe_prior, format_prior
 from dist_core.runtime import setup
 
@@ -50,6 +50,7 @@ for category, instances in zip(categories, snakemake.params.instances):
 
 priors = {c: format_prior(describe_prior(d)) for c, d in zip(categories, snakemake.params.prior_dirs)}
 networks = {c: (d, json.loads((Path(d) / SPECS_FILE).read_text())) for c, d in zip(categories, snakemake.params.pmo_dirs)}
+pmo_quality_table(networks).to_csv(snakemake.output.pmo_quality, index=False)
 notes = protocol_notes(settings, frames or 0, priors, networks, settings["pmo"]["source"])
 Path(snakemake.output.markdown).write_text(markdown_table(table, paired, skipped, categories, notes))
 for category, out in zip(categories, snakemake.output.figures):
