@@ -1,5 +1,5 @@
 """profiles/slurm: a dry run through snakemake-executor-plugin-slurm puts GPU jobs on the GPU partition by what
-their rules declare (not by rule name), CPU jobs elsewhere, and packs the per-instance Table 2 jobs into groups."""
+their rules declare (not by rule name), CPU jobs elsewhere, and packs the per-instance Table 2 and data jobs into groups."""
 
 import re
 import subprocess
@@ -60,6 +60,8 @@ def test_slurm_profile_sends_every_renderer_job_to_the_gpu_partition_whatever_th
     instances = len(jobs["table2_instance"])
     assert instances > 8
     assert log.count("Group job t2") == -(-instances // 8)
+    prepared = len(jobs["data_single_view"]) + len(jobs["data_multi_view"])
+    assert prepared > 50 and log.count("Group job inputs") == -(-prepared // 50)
     assert "slurm_account=your_account" in log
 
 
