@@ -80,5 +80,5 @@ def test_an_edit_reruns_only_the_jobs_that_read_the_edited_key(tmp_path):
     base2 = planned_params(tmp_path, "table2", {})
     assert _changed(base2, planned_params(tmp_path, "table2", {"data": {"pmo": {"points": 5000}},
                                                               "table3": {"instances": 2}})) == []
-    assert "table2_instance" in _changed(base2, planned_params(tmp_path, "table2", {"table2": {"ours": {
-        "lr": 0.01}}}))
+    lr = 2 * yaml.safe_load((REPO / "config" / "config.yaml").read_text())["table2"]["ours"]["lr"]
+    assert "table2_instance" in _changed(base2, planned_params(tmp_path, "table2", {"table2": {"ours": {"lr": lr}}}))
