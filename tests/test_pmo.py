@@ -221,3 +221,18 @@ def test_load_pmo_mesh_reads_ply(tmp_path):
     assert vertices.shape == (8, 3) and faces.shape == (12, 3)
     with pytest.raises(FileNotFoundError, match="table3.pmo"):
         load_pmo_mesh(tmp_path / "nothing.ply")
+
+
+@pytest.mark.parametrize("category", ["car", "plane"])
+def test_the_shipped_networks_load_with_the_current_code(category):
+    """resources/pmo is what real data uses (PMO's networks cannot be trained on PMO's sequences here): its networks
+    must match the architecture the code builds from their specs, and carry their measured quality."""
+    from pathlib import Path
+
+    from dist_core.baselines.pmo import load_pmo
+
+    folder = Path(__file__).resolve().parents[1] / "resources" / "pmo" / category
+    model = load_pmo(folder)
+    assert model.codes.shape[0] == model.specs["train_instances"]
+    quality = model.specs["quality"]
+    assert quality["decoder_train_chamfer_x1000"] > 0 and quality["encoder_heldout_chamfer_x1000"] > 0
