@@ -54,7 +54,9 @@ def nearest_squared_distances(source, target) -> np.ndarray:
     source, target = _points(source), _points(target)
     if len(target) == 0:
         return np.full(len(source), np.inf)
-    distances, _ = cKDTree(target).query(source)
+    # Repeated points (a collapsed mesh samples one point thousands of times) degrade the k-d tree to a linear
+    # scan per query; the distances to their unique set are the same.
+    distances, _ = cKDTree(np.unique(target, axis=0)).query(source)
     return distances**2
 
 

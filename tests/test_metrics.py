@@ -90,3 +90,12 @@ def test_paired_comparison_leaves_out_failed_pairs_and_handles_ties():
     assert empty.count == 0 and np.isnan(empty.p_value)
     with pytest.raises(ValueError, match="same instances"):
         metrics.paired_comparison([1.0, 2.0], [1.0])
+
+
+def test_nearest_distances_to_a_collapsed_target_are_exact():
+    from dist_core.metrics import nearest_squared_distances
+
+    source = np.random.default_rng(0).random((500, 3))
+    target = np.vstack([np.zeros((20000, 3)), [[1.0, 1.0, 1.0]]])
+    expected = np.minimum((source**2).sum(1), ((source - 1.0) ** 2).sum(1))
+    assert np.allclose(nearest_squared_distances(source, target), expected)
