@@ -71,11 +71,16 @@ def _listing(values) -> str:
     return "[" + ", ".join(map(str, values)) + "]"
 
 
+def _values(values) -> list:
+    """A key's value as a list: a list or tuple as it is, anything else as its one item."""
+    return list(values) if isinstance(values, (list, tuple)) else [values]
+
+
 def _missing(key: str, values, where: str, allowed, fix: str) -> list[str]:
     """One message per value of ``key`` that is not among ``allowed`` (the values of config key ``where``)."""
     allowed = list(allowed)
     return [f"config {key}: {value!r} is not in {where} {_listing(allowed)}; {fix}"
-            for value in (values if isinstance(values, (list, tuple)) else [values]) if value not in allowed]
+            for value in _values(values) if value not in allowed]
 
 
 def parse_problems(config: Mapping) -> list[str]:
@@ -96,10 +101,10 @@ def _prior_problems(config: Mapping, key: str, categories) -> list[str]:
     inputs name; Snakemake reports a missing one by its path)."""
     priors = config.get("priors") or {}
     if priors.get("source") == "experiments":
-        wanted = [categories] if isinstance(categories, str) else list(categories)
         return [f"config {key}: {category!r} has no DeepSDF experiment in priors.experiments; add "
                 f"`{category}: <DeepSDF experiment folder>` there (DeepSDF names them examples/{category}s) or drop "
-                f"{category!r} here" for category in wanted if category not in (priors.get("experiments") or {})]
+                f"{category!r} here" for category in _values(categories)
+                if category not in (priors.get("experiments") or {})]
     if priors.get("source") != "trained":
         return []
     return _missing(key, categories, "priors.categories", priors.get("categories", []),

@@ -17,14 +17,20 @@ def merged(base: dict, extra: dict) -> dict:
     return out
 
 
-def shipped_overrides(**sections) -> list[str]:
-    """`--config` values that point the shipped priors and PMO networks at the repository's resources/ (a
-    scratch working directory has none), with the keys of ``sections`` added: shipped_overrides(table3={...})."""
+def _shipped_config(sections: dict) -> dict:
+    """Config sections that point the shipped priors and PMO networks at the repository, with ``sections``'
+    keys added to them (a section's keys replace the same keys, as --config does)."""
     values = {"priors": {"shipped_dir": str(REPO / "resources" / "priors")},
               "table3": {"pmo": {"shipped_dir": str(REPO / "resources" / "pmo")}}}
     for section, keys in sections.items():
         values[section] = {**values.get(section, {}), **keys}
-    return [f"{section}={json.dumps(keys)}" for section, keys in values.items()]
+    return values
+
+
+def shipped_overrides(**sections) -> list[str]:
+    """`--config` values that point the shipped priors and PMO networks at the repository's resources/ (a
+    scratch working directory has none), with the keys of ``sections`` added: shipped_overrides(table3={...})."""
+    return [f"{section}={json.dumps(keys)}" for section, keys in _shipped_config(sections).items()]
 
 
 def planned_params(workdir, target: str, config: dict) -> dict:
@@ -34,10 +40,7 @@ def planned_params(workdir, target: str, config: dict) -> dict:
     from snakemake.api import SnakemakeApi
     from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
 
-    overrides = {"priors": {"shipped_dir": str(REPO / "resources" / "priors")},
-                 "table3": {"pmo": {"shipped_dir": str(REPO / "resources" / "pmo")}}}
-    for section, keys in config.items():
-        overrides[section] = {**overrides.get(section, {}), **keys}
+    overrides = _shipped_config(config)
     with SnakemakeApi(OutputSettings()) as api:
         workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1),
                                     config_settings=ConfigSettings(config=overrides,

@@ -16,7 +16,7 @@ Every random choice takes a seed from :func:`dist_core.data.seeding.derive_seed`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from .groundtruth import lambertian, raycast
 from .preprocess import sample_sdf, sample_surface
 from .seeding import derived_rng
 
-__all__ = ["Layout", "split_file", "spec_path", "write_instance", "build_category", "load_synthetic_shape",
+__all__ = ["Layout", "LAYOUT_KEYS", "split_file", "spec_path", "write_instance", "build_category", "load_synthetic_shape",
            "render_colour_views", "write_pmo_sequence", "SPEC"]
 
 SPEC = "dist_synthetic.json"
@@ -49,6 +49,10 @@ class Layout:
     def from_config(cls, data: dict) -> "Layout":
         return cls(Path(data["shapenet_root"]), Path(data["deepsdf_dir"]), Path(data["r2n2_root"]),
                    Path(data["pmo_root"]), data["dataset"], data["splits"])
+
+
+#: The keys of the config's ``data`` section that :meth:`Layout.from_config` reads (its fields).
+LAYOUT_KEYS = tuple(f.name for f in fields(Layout))
 
 
 def split_file(splits, category: str, split: str) -> Path:

@@ -216,6 +216,12 @@ def _store_images(result: MethodResult, rendering, mask: np.ndarray) -> None:
     result.silhouette_iou = silhouette_iou(rendering.valid.cpu().numpy(), mask)
 
 
+def scoring_mesh(decoder, latent: torch.Tensor, resolution: int):
+    """The mesh of a code that Table 2 scores (:func:`dist_core.mesh.extract_mesh` with the table's sparse
+    coarse-to-fine settings)."""
+    return extract_mesh(decoder, latent, resolution=resolution, coarse_stride=8, trusted_distance=0.1)
+
+
 def _score(result: MethodResult, decoder, latent: torch.Tensor, view, rendering, gt_points, normalization,
            options: Table2Options, seed: int) -> None:
     """Render (unless given), mesh and score the code into ``result`` (an empty mesh marks it failed)."""
@@ -224,7 +230,7 @@ def _score(result: MethodResult, decoder, latent: torch.Tensor, view, rendering,
             rendering = render(decoder, latent, view.camera, outputs=("depth", "normal", "silhouette"),
                                **options.renderer)
     _store_images(result, rendering, view.mask)
-    mesh = extract_mesh(decoder, latent, resolution=options.mesh_resolution, coarse_stride=8, trusted_distance=0.1)
+    mesh = scoring_mesh(decoder, latent, options.mesh_resolution)
     result.vertices, result.faces = mesh.vertices.astype(np.float32), mesh.faces
     result.mesh_seconds, result.mesh_queries = mesh.seconds, mesh.queries
     if mesh.empty:

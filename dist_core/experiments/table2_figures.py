@@ -17,8 +17,7 @@ from .. import io, metrics
 from ..data.seeding import derive_seed
 from ..data.sparse import PAPER_LABELS
 from ..fit import fit_latent_to_depth
-from ..mesh import extract_mesh
-from .table2 import METHODS, RENDERER_METHODS, SETTINGS, Table2Options, _renderer_target, chamfers
+from .table2 import METHODS, RENDERER_METHODS, SETTINGS, Table2Options, _renderer_target, chamfers, scoring_mesh
 
 __all__ = ["category_figure", "loss_chamfer_curve", "curve_correlation", "curve_figure"]
 
@@ -105,7 +104,7 @@ def loss_chamfer_curve(decoder, mean_latent, view, setting: str, method: str, gt
 
     def score(iteration, latent):
         if iteration == 1 or iteration % every == 0:
-            mesh = extract_mesh(decoder, latent, resolution=mesh_resolution, coarse_stride=8, trusted_distance=0.1)
+            mesh = scoring_mesh(decoder, latent, mesh_resolution)
             scored[iteration] = ((math.inf, math.inf) if mesh.empty else
                                  chamfers(gt_points, mesh.vertices, mesh.faces, normalization, options.chamfer_samples,
                                           chamfer_seed))

@@ -9,6 +9,7 @@ from dist_core.data import inputs as _inputs
 from dist_core.data import pmo as _pmo
 from dist_core.data import shapenet as _shapenet
 from dist_core.data import synthetic as _synthetic
+from dist_core.data.embedded import LAYOUT_KEYS as _LAYOUT_KEYS
 from dist_core.data.embedded import split_file as _split_file
 from dist_core.data.errors import DataError as _DataError
 from dist_core.decoder import LATENT_CODES_DIR as _LATENT_CODES_DIR
@@ -185,10 +186,6 @@ def _multi_view_inputs(wildcards):
         DATA["pmo_root"], DATA["deepsdf_dir"], DATA["dataset"], wildcards.synset, wildcards.instance
     )
     return [_pmo.list_path(DATA["pmo_root"]), *_existing(sources)]
-
-
-# The keys of the embedded dataset's layout (dist_core.data.embedded.Layout.from_config).
-_LAYOUT_KEYS = ("shapenet_root", "deepsdf_dir", "r2n2_root", "pmo_root", "dataset", "splits")
 
 
 def _data_settings(*keys, pmo=None):
