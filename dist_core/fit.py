@@ -61,6 +61,11 @@ class DepthTarget:
     outside: torch.Tensor | None = None
     normal: torch.Tensor | None = None
 
+    def read_pixels(self) -> torch.Tensor | None:
+        """(H, W) bool, the pixels the loss reads (observed depth or normals, inside pixels), or None when it
+        reads every pixel (an outside term: any rendered pixel outside the mask counts)."""
+        return None if self.outside is not None else self.observed | self.inside
+
     def to(self, device) -> "DepthTarget":
         move = (lambda x: None if x is None else x.to(device))
         return DepthTarget(self.camera, move(self.depth), move(self.observed), move(self.inside), move(self.outside),
@@ -100,6 +105,9 @@ class FitOptions:
         gradient: the renderer's depth gradient ("approximate", paper section 3.4, or "implicit").
         diverge_factor: the loss counts as exploding above ``diverge_factor`` times its first value.
         batch_render: render the codes of :func:`fit_latents_to_depth` in one call of the renderer.
+        loss_pixels_only: trace only the pixels the loss reads (:meth:`DepthTarget.read_pixels`: the given
+            pixels of a fit without a mask), each exactly as in the full image, so the optimisation is the
+            same at a fraction of the queries; the final rendering is always the full image.
         renderer: tracer options passed to :func:`dist_core.render.render`.
     """
 
@@ -113,6 +121,7 @@ class FitOptions:
     gradient: str = "approximate"
     diverge_factor: float = 1e3
     batch_render: bool = False
+    loss_pixels_only: bool = True
     renderer: dict = field(default_factory=dict)
 
     @classmethod
@@ -164,13 +173,21 @@ def _outputs(options: FitOptions) -> tuple[str, ...]:
     return ("depth", "silhouette", "normal") if options.w_normal else ("depth", "silhouette")
 
 
-def _renderings(decoder, latents: torch.Tensor, cameras: list[Camera], options: FitOptions, outputs) -> list[Rendering]:
-    """One :class:`Rendering` per row of ``latents`` (B, D), each seen by its camera."""
+def _renderings(decoder, latents: torch.Tensor, cameras: list[Camera], options: FitOptions, outputs,
+                pixels: list | None = None) -> list[Rendering]:
+    """One :class:`Rendering` per row of ``latents`` (B, D), each seen by its camera and restricted to its
+    ``pixels`` ((H, W) bool, or None for the full image)."""
+    pixels = pixels or [None] * len(cameras)
     if options.batch_render and len(cameras) > 1:
-        batch = render(decoder, latents, cameras, outputs=outputs, gradient=options.gradient, **options.renderer)
+        batch_pixels = None
+        if any(p is not None for p in pixels):
+            full = torch.ones(cameras[0].height, cameras[0].width, dtype=torch.bool, device=latents.device)
+            batch_pixels = torch.stack([full if p is None else p for p in pixels])
+        batch = render(decoder, latents, cameras, outputs=outputs, gradient=options.gradient, pixels=batch_pixels,
+                       **options.renderer)
         return _split_batch(batch, len(cameras))
-    return [render(decoder, latents[b], cameras[b], outputs=outputs, gradient=options.gradient, **options.renderer)
-            for b in range(len(cameras))]
+    return [render(decoder, latents[b], cameras[b], outputs=outputs, gradient=options.gradient, pixels=pixels[b],
+                   **options.renderer) for b in range(len(cameras))]
 
 
 def _split_batch(batch: Rendering, count: int) -> list[Rendering]:
@@ -225,6 +242,7 @@ def fit_latents_to_depth(decoder, targets: list[DepthTarget], inits: torch.Tenso
     device = inits.device
     targets = [t.to(device) for t in targets]
     cameras = [t.camera for t in targets]
+    read = [t.read_pixels() if options.loss_pixels_only else None for t in targets]
     outputs = _outputs(options)
     frozen = [p for p in decoder.parameters() if p.requires_grad]
     for p in frozen:
@@ -245,7 +263,8 @@ def fit_latents_to_depth(decoder, targets: list[DepthTarget], inits: torch.Tenso
                 break
             evaluated = latents.detach().clone()
             try:
-                renderings = _renderings(decoder, latents[active], [cameras[b] for b in active], options, outputs)
+                renderings = _renderings(decoder, latents[active], [cameras[b] for b in active], options, outputs,
+                                         [read[b] for b in active])
             except ValueError as err:  # the renderer refuses a non-finite latent
                 for b in active:
                     results[b].failed, results[b].reason = True, f"iteration {iteration}: {err}"

@@ -121,7 +121,7 @@ def _needs_graph(sdf, latent: torch.Tensor, cameras) -> bool:
 
 
 def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "approximate",
-           normal_frame: str = "camera", color=None, light: DirectionalLight | None = None,
+           normal_frame: str = "camera", color=None, light: DirectionalLight | None = None, pixels=None,
            **tracer_options) -> Rendering:
     """Render ``sdf(latent, .)`` seen by ``camera``, or a batch of images in one trace.
 
@@ -136,6 +136,9 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
         normal_frame: "camera" (x right, y down, z forward) or "world".
         color: colour field ``color(latent, points (N, 3)) -> (N, 3)``, needed by the "color" output.
         light: :class:`DirectionalLight` shading the "color" output; ``None`` renders the unshaded albedo.
+        pixels: (H, W) bool for every image, or (B, H, W): render only these pixels (the ones a loss reads;
+            each exactly as in the full image); the others are not traced and render as background with a
+            NaN silhouette (unknown). None: every pixel.
         **tracer_options: fields of :class:`~dist_core.tracer.TracerOptions`.
     Returns:
         :class:`Rendering`, images (H, W[, 3]) for one code and one camera, (B, H, W[, 3]) for a batch.
@@ -154,7 +157,7 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
         raise ValueError("the latent code contains NaN or inf: the optimisation diverged; lower the learning rate")
     options = TracerOptions.from_kwargs(**tracer_options)
     codes, cameras, batched, per_image_codes = resolve_batch(latent, camera)
-    trace = sphere_trace(sdf, latent, camera, options)
+    trace = sphere_trace(sdf, latent, camera, options, pixels=pixels)
     start = time.perf_counter()
     images, height, width = len(cameras), trace.height, trace.width
     shape = (images, height, width) if batched else (height, width)
@@ -226,7 +229,10 @@ def render(sdf, latent: torch.Tensor, camera, outputs=OUTPUTS, gradient: str = "
     if "silhouette" in outputs:
         _, _, _, distance = unit_sphere_interval(rays.origins, rays.directions)
         outside_value = distance - 1.0 + options.eps
-        silhouette = outside_value.index_put((idx,), f - options.eps).reshape(shape)
+        silhouette = outside_value.index_put((idx,), f - options.eps)
+        if trace.traced is not None:
+            silhouette = silhouette.masked_fill(~trace.traced, math.nan)
+        silhouette = silhouette.reshape(shape)
     if "normal" in outputs:
         n = torch.nn.functional.normalize(grad_f, dim=-1) if hit_rows.numel() else grad_f.reshape(0, 3)
         if normal_frame == "camera":

@@ -127,6 +127,7 @@ class Trace:
         height, width: image size.
         stats: ``forward_queries``, ``steps``, ``queries_per_level``, ``seconds`` (totals) and
             ``forward_queries_per_image`` (a list of B counts).
+        traced: (N,) bool, the rays asked for (``pixels`` of :func:`sphere_trace`), or None when all were.
     """
 
     length: torch.Tensor
@@ -144,6 +145,7 @@ class Trace:
     height: int
     width: int
     stats: dict = field(default_factory=dict)
+    traced: torch.Tensor | None = None
 
 
 def resolve_batch(latent: torch.Tensor, camera) -> tuple[torch.Tensor, list[Camera], bool, bool]:
@@ -229,11 +231,13 @@ def _parent_index(child: _Level, parent: _Level, device) -> torch.Tensor:
 class _RayState:
     """Marching state of the rays of one level (all tensors (N,) unless noted)."""
 
-    def __init__(self, level: _Level, grad_samples: int):
+    def __init__(self, level: _Level, grad_samples: int, needed: torch.Tensor | None = None):
         rays = level.rays
         n, device = rays.directions.shape[0], rays.directions.device
         self.origins, self.directions, self.image = rays.origins, rays.directions, level.image
         self.near, self.far, self.inside, self.distance = unit_sphere_interval(rays.origins, rays.directions)
+        if needed is not None:  # rays no asked-for pixel depends on are not traced: as if they missed the sphere
+            self.inside = self.inside & needed
         self.length = self.near.clone()
         self.status = torch.where(self.inside, ACTIVE, MISS).to(torch.int8)
         self.steps = torch.zeros(n, dtype=torch.int32, device=device)
@@ -434,8 +438,39 @@ def _refined_step(state: _RayState, idx, d, f, positive, step, clamp, far):
 
 
 
-def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | None = None, **kwargs) -> Trace:
+def _needed_rays(levels: list[_Level], pixels: torch.Tensor | None, device) -> list[torch.Tensor | None]:
+    """Per level, the rays that the asked-for full-resolution ``pixels`` descend from (None: all)."""
+    if pixels is None:
+        return [None] * len(levels)
+    needed = [pixels]
+    for child, parent in zip(levels[::-1][:-1], levels[::-1][1:]):
+        index = _parent_index(child, parent, device)
+        mark = torch.zeros(parent.rays.directions.shape[0], dtype=torch.bool, device=device)
+        needed.append(mark.index_fill(0, index[needed[-1]], True))
+    return needed[::-1]
+
+
+def _pixel_mask(pixels, images: int, height: int, width: int, device) -> torch.Tensor | None:
+    """``pixels`` (H, W) for every image or (B, H, W) as one flat (B * H * W,) bool tensor (None: all)."""
+    if pixels is None:
+        return None
+    pixels = torch.as_tensor(pixels, dtype=torch.bool, device=device)
+    if pixels.shape == (height, width):
+        pixels = pixels.expand(images, height, width)
+    if pixels.shape != (images, height, width):
+        raise ValueError(f"pixels must be ({height}, {width}) or ({images}, {height}, {width}) booleans, "
+                         f"not {tuple(pixels.shape)}")
+    return pixels.reshape(-1)
+
+
+def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | None = None, pixels=None,
+                 **kwargs) -> Trace:
     """Trace every pixel of ``camera`` through ``sdf(latent, points)`` (no autograd graph is built).
+
+    ``pixels`` ((H, W) bool for every image, or (B, H, W)) restricts the trace to those pixels: only their
+    rays and the coarse rays they descend from march, each exactly as in the full trace (rays march
+    independently), and the others are reported as rays that miss the sphere (``Trace.traced`` tells them
+    apart). An optimisation whose loss reads a few pixels pays for those alone.
 
     Args:
         sdf: a decoder or analytic SDF, called as ``sdf(latent, points (N, 3)) -> (N,)`` (see
@@ -461,10 +496,12 @@ def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | Non
         steps.append(max(options.max_steps - sum(steps), 0))
     with torch.no_grad():
         levels = [_level_rays(cameras, s, device, dtype) for s in scales]
+        traced = _pixel_mask(pixels, len(cameras), cameras[0].height, cameras[0].width, device)
+        needed = _needed_rays(levels, traced, device)
         state = None
         for number, (level, level_steps) in enumerate(zip(levels, steps)):
             final = number == len(levels) - 1
-            child = _RayState(level, options.grad_samples)
+            child = _RayState(level, options.grad_samples, needed[number])
             if state is not None:
                 child.inherit(state, _parent_index(level, levels[number - 1], device), options)
             state = child
@@ -496,4 +533,5 @@ def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | Non
         height=cameras[0].height,
         width=cameras[0].width,
         stats=stats,
+        traced=traced,
     )

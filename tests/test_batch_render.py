@@ -35,7 +35,9 @@ def test_batch_equals_separate_renders_on_an_analytic_shape():
     for k, r in enumerate(single):
         assert r.valid.any()
         assert torch.equal(batch.valid[k], r.valid) and torch.equal(batch.depth[k], r.depth)
-        assert torch.equal(batch.silhouette[k], r.silhouette) and torch.equal(batch.normal[k], r.normal)
+        assert torch.equal(batch.silhouette[k], r.silhouette)
+        # Normals come from autograd on differently sized batches: equal up to float rounding (SIMD tails).
+        torch.testing.assert_close(batch.normal[k], r.normal, rtol=0, atol=1e-6)
         assert batch.stats["forward_queries_per_image"][k] == r.stats["forward_queries"]
         assert batch.stats["valid_pixels_per_image"][k] == int(r.valid.sum())
     assert batch.stats["forward_queries"] == sum(r.stats["forward_queries"] for r in single)
