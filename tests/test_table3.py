@@ -2,6 +2,7 @@
 counts and intervals, the paired comparisons, the markdown and its notes."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,8 @@ from dist_core.data.errors import DataError, SkippedInstance
 from dist_core.data.inputs import MultiViewInput, read_multi_view, write_skip_record
 from dist_core.experiments.table3 import (METRIC, METRICS, InstanceResult, markdown_table, paired_table,
                                           protocol_notes, read_instance, robustness_rows, run_method,
-                                          skipped_result, skipped_table, summarize_table, table3_metrics,
-                                          write_instance)
+                                          skipped_result, skipped_table, stale_training_settings, summarize_table,
+                                          table3_metrics, write_instance)
 from dist_core.multiview import FitDiverged
 
 
@@ -200,6 +201,38 @@ def test_protocol_notes_list_every_departure_from_dist_and_pmo():
     assert "- PMO iterations: 50 (PMO: 100)" in text and "- PMO code size: 128 (PMO: 1024)" in text
     assert "ours epochs" not in text and "PMO lr" not in text  # as the references: not listed
     assert "resources/priors/car: 4 x 128" in text and "trained in 10.0 min" in text and "0.900" in text
+
+
+def test_shipped_networks_trained_with_other_settings_are_named_in_the_notes():
+    pmo = {"resolution": 224, "encoder_view": 3, "decoder": {"epochs": 500, "patches": 25}, "encoder": {"epochs": 15}}
+    specs = {"config": {"resolution": 224, "encoder_view": 3, "decoder": {"epochs": 50, "patches": 25},
+                        "encoder": {"epochs": 15}}}
+    assert stale_training_settings(pmo, specs) == ["decoder.epochs"]
+    assert stale_training_settings(pmo, {"decoder": {}}) == []  # no recorded config: nothing to compare
+    settings = {"resolution": 64, "background": "environment", "mesh_resolution": 96, "renderer": {"max_steps": 50},
+                "ours": {"epochs": 5, "views_per_round": 8, "lr": 1e-2, "color_weight": 5.0, "l2_weight": 1.0,
+                         "init_std": 0.1, "depth_threshold": 1e-3},
+                "pmo": {**pmo, "optimization": {"iterations": 30, "lr": 1e-3, "code_weight": 5e-2, "similarity": True,
+                                                "scale_weight": 2e-2, "init_std": 0.1}}}
+    shipped = "\n".join(protocol_notes(settings, 24, {}, {"car": ("resources/pmo/car", specs)}, "shipped"))
+    assert "differ from `table3.pmo`: car: decoder.epochs" in shipped
+    trained = "\n".join(protocol_notes(settings, 24, {}, {"car": ("results/table3/pmo/car", specs)}, "trained"))
+    assert "differ from" not in trained
+
+
+def test_the_shipped_networks_were_trained_with_the_default_settings():
+    """The embedded default reads resources/pmo (table3.pmo.source: shipped): they must be what the default
+    config's table3_pmo_train writes, or the default's table would not be the config's."""
+    import json
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())["table3"]
+    assert config["pmo"]["source"] == "shipped"
+    for category in config["categories"]:
+        specs = json.loads((repo / "resources" / "pmo" / category / "specs.json").read_text())
+        assert stale_training_settings(config["pmo"], specs) == [], category
 
 
 def test_robustness_rows_cover_every_focal_scale_and_code_noise():

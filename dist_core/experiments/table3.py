@@ -50,6 +50,7 @@ from ..multiview import FitDiverged, MultiViewSettings, optimize_multi_view, ran
 
 __all__ = [
     "METHODS",
+    "stale_training_settings",
     "PMO_METHODS",
     "METRICS",
     "METRIC",
@@ -475,6 +476,11 @@ def protocol_notes(settings: dict, frames: int, priors: dict, pmo_networks: dict
         f"PMO networks ({pmo_source}): " + "; ".join(
             f"{c}: {_network_line(folder, specs)}" for c, (folder, specs) in pmo_networks.items()) + ".",
     ]
+    stale = {c: keys for c, (_, specs) in pmo_networks.items() if (keys := stale_training_settings(settings["pmo"], specs))}
+    if pmo_source == "shipped" and stale:
+        notes.append("The shipped PMO networks were trained with settings that differ from `table3.pmo`: "
+                     + "; ".join(f"{c}: {', '.join(keys)}" for c, keys in stale.items())
+                     + ". The networks' own settings (above) hold; `table3.pmo.source: trained` trains with the config's.")
     decoder = next(iter(pmo_networks.values()))[1].get("decoder", {})
     encoder = next(iter(pmo_networks.values()))[1].get("encoder", {})
     deviations = []
@@ -518,6 +524,26 @@ def protocol_notes(settings: dict, frames: int, priors: dict, pmo_networks: dict
         deviations.append("- backgrounds are seeded procedural panoramas standing in for SUN360")
     notes.append("Deviations from DIST's and PMO's public code:\n" + "\n".join(deviations))
     return notes
+
+
+PMO_TRAINING_KEYS = ("decoder", "encoder", "resolution", "encoder_view", "train_points", "backgrounds",
+                     "heldout_every")
+
+
+def stale_training_settings(pmo: dict, specs: dict) -> list[str]:
+    """The training settings of ``table3.pmo`` (``pmo``) that differ from those the networks of ``specs``
+    (their ``specs.json``) were trained with, as dotted keys (empty for networks without a recorded config)."""
+    trained = specs.get("config")
+    if not isinstance(trained, dict):
+        return []
+    keys = []
+    for key in PMO_TRAINING_KEYS:
+        ours, theirs = pmo.get(key), trained.get(key)
+        if isinstance(ours, dict) and isinstance(theirs, dict):
+            keys += [f"{key}.{k}" for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+        elif ours != theirs:
+            keys.append(key)
+    return keys
 
 
 def _network_line(folder, specs: dict) -> str:

@@ -4,8 +4,8 @@
 # input is a skip record gets a result marked skipped; the `table3` rule gathers them, the paired comparisons
 # and the list of skipped instances.
 #
-# PMO's models: table3.pmo.source trained = results/table3/pmo/<category> (rule table3_pmo_train, minutes on a
-# CPU); shipped = resources/pmo/<category> (committed, never rebuilt).
+# PMO's models: table3.pmo.source shipped (the default) = resources/pmo/<category> (committed, never rebuilt);
+# trained = results/table3/pmo/<category> (rule table3_pmo_train, tens of minutes on a 2-core CPU).
 rule table3_pmo_train:
     input:
         split=lambda wildcards: data_split_file(wildcards.category, "train"),
