@@ -67,15 +67,17 @@ def _changed(before, after):
 def test_an_edit_reruns_only_the_jobs_that_read_the_edited_key(tmp_path):
     """Params hold only the settings a rule reads: threads, another table's keys, the list of prior categories
     and PMO's test-time settings change no params of the jobs that do not read them; a fit setting does."""
-    base3 = planned_params(tmp_path, "table3", {})
-    assert any(rule.startswith("table3_car_") for rule, _ in base3)
-    for edit in ({"table3": {"threads": 2}}, {"table2": {"threads": 2, "instances": 3}},
-                 {"priors": {"categories": ["plane", "car"]}}, {"data": {"single_view": {"resolution": 96}}}):
+    trained = {"pmo": {"source": "trained"}}  # plan PMO's training too (the default reads shipped networks)
+    base3 = planned_params(tmp_path, "table3", {"table3": trained})
+    assert any(rule.startswith("table3_car_") for rule, _ in base3) and any(r == "table3_pmo_train" for r, _ in base3)
+    for edit in ({"table3": {**trained, "threads": 2}}, {"table2": {"threads": 2, "instances": 3}, "table3": trained},
+                 {"priors": {"categories": ["plane", "car"]}, "table3": trained},
+                 {"data": {"single_view": {"resolution": 96}}, "table3": trained}):
         assert _changed(base3, planned_params(tmp_path, "table3", edit)) == [], edit
-    pmo_test_time = _changed(base3, planned_params(tmp_path, "table3", {"table3": {"pmo": {"optimization": {
-        "iterations": 7}}}}))
+    pmo_test_time = _changed(base3, planned_params(tmp_path, "table3", {"table3": {"pmo": {
+        "source": "trained", "optimization": {"iterations": 7}}}}))
     assert "table3_pmo_train" not in pmo_test_time and "table3_car_pmo_original" in pmo_test_time
-    assert "table3_car_ours_rand" in _changed(base3, planned_params(tmp_path, "table3", {"table3": {"ours": {
+    assert "table3_car_ours_rand" in _changed(base3, planned_params(tmp_path, "table3", {"table3": {**trained, "ours": {
         "lr": 0.02}}}))
     base2 = planned_params(tmp_path, "table2", {})
     assert _changed(base2, planned_params(tmp_path, "table2", {"data": {"pmo": {"points": 5000}},
