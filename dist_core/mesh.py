@@ -92,12 +92,26 @@ def _lattice(resolution: int, stride: int) -> np.ndarray:
     return indices if indices[-1] == resolution - 1 else np.append(indices, resolution - 1)
 
 
-def _unsettled_blocks(values: np.ndarray, lattice: np.ndarray, coords: np.ndarray, blocks: np.ndarray,
-                      safety: float, trusted: float) -> np.ndarray:
-    """Rows of ``blocks`` (M, 3 lattice positions of the lower corner) that the surface may cross."""
-    corners = np.stack([values[lattice[blocks[:, 0] + dx], lattice[blocks[:, 1] + dy], lattice[blocks[:, 2] + dz]]
-                        for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)], axis=1)
-    extent = np.stack([coords[lattice[blocks[:, a] + 1]] - coords[lattice[blocks[:, a]]] for a in range(3)], axis=1)
+# Offsets of a block's eight corners (and of a block's eight children), x slowest.
+_CORNERS = np.stack(np.meshgrid((0, 1), (0, 1), (0, 1), indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _flat(positions: np.ndarray, size: int) -> np.ndarray:
+    """Row-major flat index of (M, 3) positions in a ``size^3`` array."""
+    return (positions[:, 0] * size + positions[:, 1]) * size + positions[:, 2]
+
+
+def _unsettled_blocks(level: np.ndarray, points: np.ndarray, blocks: np.ndarray, safety: float,
+                      trusted: float) -> np.ndarray:
+    """Rows of ``blocks`` (M, 3 lattice positions of the lower corner) that the surface may cross.
+
+    ``level`` holds the SDF on the lattice (L, L, L), ``points`` the lattice's coordinates along an axis (L,).
+    """
+    size = level.shape[0]
+    flat = _flat(blocks, size)
+    values = level.reshape(-1)
+    corners = np.stack([values[flat + (dx * size + dy) * size + dz] for dx, dy, dz in _CORNERS], axis=1)
+    extent = np.diff(points)[blocks]
     half_diagonal = 0.5 * np.linalg.norm(extent, axis=1)
     same_sign = (corners > 0).all(axis=1) | (corners < 0).all(axis=1)
     far = np.minimum(np.abs(corners).min(axis=1), trusted) > safety * half_diagonal
@@ -130,45 +144,45 @@ def extract_mesh(sdf, latent: torch.Tensor, resolution: int = 256, coarse_stride
     stride = coarse_stride
     lattice = _lattice(resolution, stride)
     index = np.stack(np.meshgrid(lattice, lattice, lattice, indexing="ij"), axis=-1).reshape(-1, 3)
-    level_values = evaluate_sdf(sdf, latent, coords[index], chunk).reshape(len(lattice), len(lattice), len(lattice))
+    # Every array below lives on the current lattice (L, L, L), indexed by lattice positions; at stride 1 the
+    # lattice is the whole grid.
+    level = evaluate_sdf(sdf, latent, coords[index], chunk).reshape(len(lattice), len(lattice), len(lattice))
     queries = index.shape[0]
+    known = np.ones(level.shape, dtype=bool)  # queried, as opposed to filled from the lattice point below
     # Lower-corner lattice positions of every block of the first level.
     n = len(lattice) - 1
     blocks = np.stack(np.meshgrid(np.arange(n), np.arange(n), np.arange(n), indexing="ij"), axis=-1).reshape(-1, 3)
-    values = np.full((resolution,) * 3, np.nan, dtype=np.float32)
-    values[np.ix_(lattice, lattice, lattice)] = level_values
-    known = np.zeros((resolution,) * 3, dtype=bool)
-    known[np.ix_(lattice, lattice, lattice)] = True
     while stride > 1:
-        active = _unsettled_blocks(values, lattice, coords, blocks, safety, trusted_distance)
+        active = _unsettled_blocks(level, coords[lattice], blocks, safety, trusted_distance)
         finer = _lattice(resolution, stride // 2)
+        size = len(finer)
         # Position of each coarse lattice index in the finer lattice (the finer one contains it).
         position = np.searchsorted(finer, lattice)
-        children = []
-        for offset in np.stack(np.meshgrid((0, 1), (0, 1), (0, 1), indexing="ij"), axis=-1).reshape(-1, 3):
-            child = position[active] + offset
-            inside = np.all(child < position[active + 1], axis=1)
-            children.append(child[inside])
-        blocks = np.unique(np.concatenate(children), axis=0) if children else np.zeros((0, 3), dtype=int)
-        # Grid points at the corners of the child blocks that have not been queried yet.
-        corner_offsets = np.stack(np.meshgrid((0, 1), (0, 1), (0, 1), indexing="ij"), axis=-1).reshape(-1, 3)
-        corners = finer[(blocks[:, None, :] + corner_offsets[None]).reshape(-1, 3)]
-        flat = np.unique(np.ravel_multi_index(corners.T, known.shape))
-        flat = flat[~known.reshape(-1)[flat]]
-        new = np.stack(np.unravel_index(flat, known.shape), axis=1)
-        # Fill the finer level from the lattice point below, then overwrite what is queried now.
-        below = lattice[np.searchsorted(lattice, finer, side="right") - 1]
-        level = values[np.ix_(below, below, below)]
-        mask = known[np.ix_(finer, finer, finer)]
-        level = np.where(mask, values[np.ix_(finer, finer, finer)], level)
-        values[np.ix_(finer, finer, finer)] = level
-        if len(new):
-            values[new[:, 0], new[:, 1], new[:, 2]] = evaluate_sdf(sdf, latent, coords[new], chunk)
-            known.reshape(-1)[flat] = True
-        queries += len(new)
+        # A block's children span [position[b], position[b + 1]) per axis (two positions, or one for a short
+        # last block): they partition the block, so the children of distinct blocks are distinct.
+        low, high = position[active], position[active + 1]
+        blocks = np.concatenate([low[np.all(low + offset < high, axis=1)] + offset for offset in _CORNERS])
+        # Grid points at the corners of the child blocks that have not been queried yet, in grid order.
+        corner = np.zeros(size**3, dtype=bool)
+        flat = _flat(blocks, size)
+        for dx, dy, dz in _CORNERS:
+            corner[flat + (dx * size + dy) * size + dz] = True
+        was_known = np.zeros((size,) * 3, dtype=bool)
+        was_known[np.ix_(position, position, position)] = known
+        corner &= ~was_known.reshape(-1)
+        new_flat = np.flatnonzero(corner)
+        # Fill the finer level from the lattice point below (the last axis first, on the smallest array).
+        below = np.searchsorted(lattice, finer, side="right") - 1
+        level = level.take(below, axis=2).take(below, axis=1).take(below, axis=0)
+        if len(new_flat):
+            new = finer[np.stack(np.unravel_index(new_flat, level.shape), axis=1)]
+            level.reshape(-1)[new_flat] = evaluate_sdf(sdf, latent, coords[new], chunk)
+        known = was_known
+        known.reshape(-1)[new_flat] = True
+        queries += len(new_flat)
         stride //= 2
         lattice = finer
-    vertices, faces = _marching_cubes(values, coords)
+    vertices, faces = _marching_cubes(level, coords)
     return SDFMesh(vertices, faces, int(queries), resolution**3, resolution, time.perf_counter() - start_time)
 
 

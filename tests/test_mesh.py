@@ -46,6 +46,31 @@ def test_sparse_mesh_is_identical_to_the_dense_grid_mesh():
     assert dense.queries == 100**3 and sparse.queries < 0.25 * dense.queries
 
 
+class RecordingSDF(torch.nn.Module):
+    """Wraps an SDF and keeps every point it is asked for."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.points = inner, []
+
+    def forward(self, latent, points):
+        self.points.append(points.numpy().copy())
+        return self.inner(latent, points)
+
+
+def test_sparse_grid_queries_each_grid_point_at_most_once_and_counts_every_query():
+    shape = Union(Box((0.4, 0.05, 0.3), center=(0.0, -0.2, 0.0)), Torus(0.5, 0.04), Sphere(0.1, (0.3, 0.4, 0.1)))
+    recording = RecordingSDF(shape)
+    mesh = extract_mesh(recording, shape.latent, resolution=100, coarse_stride=8, chunk=20000)
+    points = np.concatenate(recording.points).astype(np.float64)
+    assert len(points) == mesh.queries
+    # Back to grid indices: every query is a grid point, and none is asked for twice across the levels.
+    step = 2.0 / 99
+    index = np.rint((points + 1.0) / step).astype(np.int64)
+    assert np.allclose(index * step - 1.0, points, atol=1e-6)
+    assert len(np.unique(np.ravel_multi_index(index.T, (100,) * 3))) == mesh.queries
+
+
 class OverstatedFarField(torch.nn.Module):
     """A sphere SDF that exaggerates distances beyond 0.1, as a decoder trained with clamp 0.1 may."""
 
