@@ -36,7 +36,7 @@ from ..data.seeding import derive_seed, derived_rng
 from ..data.views import environment_background
 from .pmo import ImageEncoder, MeshDecoder, PMOModel, chamfer_loss
 
-__all__ = ["TrainingSet", "training_set", "held_out_views", "train_mesh_decoder", "train_image_encoder",
+__all__ = ["training_settings", "TrainingSet", "training_set", "held_out_views", "train_mesh_decoder", "train_image_encoder",
            "network_quality", "train_pmo"]
 
 
@@ -68,6 +68,15 @@ class TrainingSet:
         alpha = torch.from_numpy(self.alpha[shapes, views].astype(np.float32))[..., None]
         background = torch.from_numpy(self.backgrounds[backgrounds, views].astype(np.float32))
         return colour + (1.0 - alpha) * background
+
+
+NOT_TRAINING_KEYS = ("source", "shipped_dir", "optimization")
+
+
+def training_settings(pmo: dict) -> dict:
+    """The keys of the config section ``table3.pmo`` that the networks are trained with (recorded as
+    ``specs.json``'s ``config``): not where the networks come from, nor how PMO optimises with them."""
+    return {k: v for k, v in pmo.items() if k not in NOT_TRAINING_KEYS}
 
 
 def _area(images: np.ndarray, size: int) -> np.ndarray:

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .. import io, metrics
+from ..baselines.pmo_train import training_settings
 from ..data.deepsdf import Normalization
 from ..data.errors import SkippedInstance
 from ..data.inputs import MultiViewInput
@@ -476,8 +477,9 @@ def protocol_notes(settings: dict, frames: int, priors: dict, pmo_networks: dict
         f"PMO networks ({pmo_source}): " + "; ".join(
             f"{c}: {_network_line(folder, specs)}" for c, (folder, specs) in pmo_networks.items()) + ".",
     ]
-    stale = {c: keys for c, (_, specs) in pmo_networks.items() if (keys := stale_training_settings(settings["pmo"], specs))}
-    if pmo_source == "shipped" and stale:
+    stale = {} if pmo_source != "shipped" else {
+        c: keys for c, (_, specs) in pmo_networks.items() if (keys := stale_training_settings(settings["pmo"], specs))}
+    if stale:
         notes.append("The shipped PMO networks were trained with settings that differ from `table3.pmo`: "
                      + "; ".join(f"{c}: {', '.join(keys)}" for c, keys in stale.items())
                      + ". The networks' own settings (above) hold; `table3.pmo.source: trained` trains with the config's.")
@@ -526,19 +528,16 @@ def protocol_notes(settings: dict, frames: int, priors: dict, pmo_networks: dict
     return notes
 
 
-PMO_TRAINING_KEYS = ("decoder", "encoder", "resolution", "encoder_view", "train_points", "backgrounds",
-                     "heldout_every")
-
-
 def stale_training_settings(pmo: dict, specs: dict) -> list[str]:
     """The training settings of ``table3.pmo`` (``pmo``) that differ from those the networks of ``specs``
     (their ``specs.json``) were trained with, as dotted keys (empty for networks without a recorded config)."""
     trained = specs.get("config")
     if not isinstance(trained, dict):
         return []
+    settings = training_settings(pmo)
     keys = []
-    for key in PMO_TRAINING_KEYS:
-        ours, theirs = pmo.get(key), trained.get(key)
+    for key in sorted(set(settings) | set(trained)):
+        ours, theirs = settings.get(key), trained.get(key)
         if isinstance(ours, dict) and isinstance(theirs, dict):
             keys += [f"{key}.{k}" for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
         elif ours != theirs:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from dist_core.config_checks import raise_problems as raise_config_problems
+from dist_core.baselines.pmo_train import training_settings as _pmo_training_settings
 from dist_core.data import deepsdf as _deepsdf
 from dist_core.data import inputs as _inputs
 from dist_core.data import pmo as _pmo

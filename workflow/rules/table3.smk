@@ -24,9 +24,7 @@ rule table3_pmo_train:
         **gpu_job(mem_mb=16000, runtime=120),
     params:
         # The networks' training settings: not where they come from, nor how PMO optimises with them.
-        pmo=json.dumps(
-            {k: v for k, v in T3["pmo"].items() if k not in ("source", "shipped_dir", "optimization")}, sort_keys=True
-        ),
+        pmo=json.dumps(_pmo_training_settings(T3["pmo"]), sort_keys=True),
         instances=lambda wildcards: data_instances(wildcards.category, "train"),
         data=_data_settings("shapenet_root", "deepsdf_dir", "dataset"),
         seed=config["seed"],
