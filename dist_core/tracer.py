@@ -38,7 +38,8 @@ values do not bound the distance to the surface (DIST's public tracer clamps the
     a coarse ray marches as the cone that holds its children's rays and splits when the surface comes
     within reach of that cone instead of after a fixed number of steps, so its children start where the
     free space it certified ends and cannot skip a surface it passed; a coarse ray that leaves the sphere
-    leaves it for its children too. Without it, children start where their parent stopped (DIST's rule)
+    leaves it for its children whose stretch in the sphere ends within the free space it certified (near the
+    sphere's rim a child's chord can be longer than its parent's: that child marches on). Without it, children start where their parent stopped (DIST's rule)
     and children of a coarse ray that left the sphere restart from its last sample inside the sphere.
 
 Each marching step waits for the device once (the ``nonzero`` that picks the rays still marching); the
@@ -260,15 +261,23 @@ class _RayState:
         self.careful_until = torch.full((n,), -math.inf, device=device)
 
     def inherit(self, parent: "_RayState", index: torch.Tensor, options: TracerOptions) -> None:
-        """Start each ray where its parent stopped (see the module docstring)."""
-        start = parent.length[index]
+        """Start each ray where its parent stopped (see the module docstring).
+
+        A parent that never met the sphere marched nothing: its children that do meet it start at their own
+        entry point."""
+        entered = parent.inside[index]
+        start = torch.where(entered, parent.length[index], self.near)
         parent_status = parent.status[index]
         self.length = torch.where(self.inside, torch.maximum(self.near, torch.minimum(start, self.far)), self.near)
         self.steps = parent.steps[index].clone()
         self.slope = parent.slope[index].clone()
         if options.cone_split:
-            # The parent stayed farther from the surface than its children's rays are from it: they miss too.
-            self.status = torch.where(parent_status == MISS, MISS, self.status).to(torch.int8)
+            # The parent stayed farther from the surface than its children's rays are from it up to where it
+            # left the sphere (its length: the end of its last free step). Children whose own stretch in the
+            # sphere ends there miss too; one that is still inside (a longer chord near the sphere's rim)
+            # marches on from there.
+            certified = entered & (parent_status == MISS) & (start >= self.far)
+            self.status = torch.where(certified, MISS, self.status).to(torch.int8)
             # They take no sample of their own, so they keep their parent's smallest-|f| samples: within the
             # cone radius c of their own values there, all above c > 0 (the parent split wherever f < 2c).
             keep = (self.status == MISS) & self.inside
@@ -276,9 +285,11 @@ class _RayState:
             self.buffer_sdf = torch.where(keep[:, None], parent.buffer_sdf[index], self.buffer_sdf)
             self.buffer_len = torch.where(keep[:, None], parent.buffer_len[index], self.buffer_len)
 
-    def set_cone_rate(self, children: _Level, parent_level: _Level, device) -> None:
-        """Largest distance per unit length between this level's rays and their children's rays."""
-        index = _parent_index(children, parent_level, device)
+    def set_cone_rate(self, children: _Level, index: torch.Tensor) -> None:
+        """Largest distance per unit length between this level's rays and their children's rays.
+
+        ``index``: for each child ray, its parent ray in this level (:func:`_parent_index`).
+        """
         gap = (children.rays.directions - self.directions[index]).norm(dim=-1)
         self.cone_rate = torch.zeros_like(self.cone_rate).scatter_reduce(0, index, gap, reduce="amax")
 
@@ -371,7 +382,7 @@ def _cone_step(state: _RayState, idx, d, f, clamp, options: TracerOptions) -> No
     children's rays, of radius ``c = d * cone_rate`` at length d. Stepping by ``f - c`` keeps that cone
     inside the sample's empty ball, so children cannot skip a surface the parent passed; once
     ``f < 2 c`` the cone is near the surface and the ray splits. A ray that leaves the sphere this way
-    leaves it for all of its children."""
+    leaves it for the children whose own exit comes before the end of its last free step."""
     cone = d * state.cone_rate[idx]
     d_next = d + (f - cone).clamp(max=clamp)
     split_now = f < 2.0 * cone
@@ -379,7 +390,8 @@ def _cone_step(state: _RayState, idx, d, f, clamp, options: TracerOptions) -> No
     out_of_steps = state.steps[idx] >= options.max_steps
     status = torch.where(split_now | out_of_steps, SPLIT, torch.where(left, MISS, ACTIVE)).to(torch.int8)
     state.status[idx] = status
-    state.length[idx] = torch.where(status == ACTIVE, d_next, d)
+    # A ray that left keeps the end of its last free step: its children's rays are certified empty up to there.
+    state.length[idx] = torch.where(status == SPLIT, d, d_next)
     d_prev, f_prev = state.d_prev[idx], state.f_prev[idx]
     have_prev = torch.isfinite(d_prev) & ((d - d_prev).abs() > 1e-9)
     state.slope[idx] = torch.where(have_prev, (f - f_prev) / (d - d_prev), state.slope[idx])
@@ -438,13 +450,16 @@ def _refined_step(state: _RayState, idx, d, f, positive, step, clamp, far):
 
 
 
-def _needed_rays(levels: list[_Level], pixels: torch.Tensor | None, device) -> list[torch.Tensor | None]:
-    """Per level, the rays that the asked-for full-resolution ``pixels`` descend from (None: all)."""
+def _needed_rays(levels: list[_Level], parents: list[torch.Tensor], pixels: torch.Tensor | None,
+                 device) -> list[torch.Tensor | None]:
+    """Per level, the rays that the asked-for full-resolution ``pixels`` descend from (None: all).
+
+    ``parents[k]``: for each ray of level k + 1, its parent ray in level k (:func:`_parent_index`).
+    """
     if pixels is None:
         return [None] * len(levels)
     needed = [pixels]
-    for child, parent in zip(levels[::-1][:-1], levels[::-1][1:]):
-        index = _parent_index(child, parent, device)
+    for parent, index in zip(levels[::-1][1:], parents[::-1]):
         mark = torch.zeros(parent.rays.directions.shape[0], dtype=torch.bool, device=device)
         needed.append(mark.index_fill(0, index[needed[-1]], True))
     return needed[::-1]
@@ -496,17 +511,18 @@ def sphere_trace(sdf, latent: torch.Tensor, camera, options: TracerOptions | Non
         steps.append(max(options.max_steps - sum(steps), 0))
     with torch.no_grad():
         levels = [_level_rays(cameras, s, device, dtype) for s in scales]
+        parents = [_parent_index(child, parent, device) for parent, child in zip(levels[:-1], levels[1:])]
         traced = _pixel_mask(pixels, len(cameras), cameras[0].height, cameras[0].width, device)
-        needed = _needed_rays(levels, traced, device)
+        needed = _needed_rays(levels, parents, traced, device)
         state = None
         for number, (level, level_steps) in enumerate(zip(levels, steps)):
             final = number == len(levels) - 1
             child = _RayState(level, options.grad_samples, needed[number])
             if state is not None:
-                child.inherit(state, _parent_index(level, levels[number - 1], device), options)
+                child.inherit(state, parents[number - 1], options)
             state = child
             if not final:
-                state.set_cone_rate(levels[number + 1], level, device)
+                state.set_cone_rate(levels[number + 1], parents[number])
             before = counter.forward_queries
             _march(sdf, latent, per_image_codes, state, level_steps, options, final=final, counter=counter)
             counter.queries_per_level.append(counter.forward_queries - before)

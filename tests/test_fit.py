@@ -103,7 +103,11 @@ def test_batched_rendering_gives_the_fits_of_separate_renders():
                                                                         batch_render=True))
     for a, b in zip(separate, batched):
         assert torch.allclose(a.latent, b.latent, atol=1e-5) and np.allclose(a.losses, b.losses, rtol=1e-4)
-        assert a.forward_queries == b.forward_queries and a.backward_queries == b.backward_queries
+        # The first step renders the same codes: the same rays march. Later codes differ by float rounding
+        # (the batch sums its losses in another order), which can move a ray across a step's threshold.
+        assert a.forward_queries[0] == b.forward_queries[0] and a.backward_queries[0] == b.backward_queries[0]
+        for ours, theirs in ((a.forward_queries, b.forward_queries), (a.backward_queries, b.backward_queries)):
+            assert np.abs(np.subtract(ours, theirs)).max() <= 0.002 * max(ours)
         assert torch.equal(a.rendering.valid, b.rendering.valid)
 
 
@@ -141,3 +145,4 @@ def test_normal_term_recovers_the_sphere_centre_from_normals():
     # -n . n_gt: from above -1 at the start to about -1 at the end (unit normals agree).
     assert result.normal_losses[-1] < -0.99 and result.normal_losses[-1] <= result.normal_losses[0]
     assert np.allclose(result.latent[:3].numpy(), [0.05, -0.05, 0.0], atol=0.03)
+
