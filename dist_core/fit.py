@@ -35,7 +35,7 @@ from .losses import depth_l1, normal_loss, silhouette_loss
 from .render import Rendering, render
 
 __all__ = ["DepthTarget", "FitOptions", "DepthFitResult", "depth_target", "fit_latent_to_depth",
-           "fit_latents_to_depth"]
+           "fit_latents_to_depth", "depth_fit_loss"]
 
 
 @dataclass
@@ -213,6 +213,23 @@ def _terms(rendering: Rendering, latent: torch.Tensor, target: DepthTarget, opti
                 if options.w_normal and target.normal is not None else l_depth.new_zeros(()))
     loss = options.w_depth * l_depth + l_sil + options.w_normal * l_normal + options.w_l2 * latent.pow(2).mean()
     return loss, l_depth, l_sil, l_normal
+
+
+def depth_fit_loss(decoder, target: DepthTarget, latent: torch.Tensor, options: FitOptions | None = None) -> dict:
+    """The loss that :func:`fit_latent_to_depth` minimises, evaluated at one (D,) ``latent``: ``{"loss",
+    "depth", "silhouette", "normal", "l2"}`` as floats (``depth`` and ``normal`` unweighted, ``silhouette``
+    weighted as in :class:`DepthFitResult`, ``l2`` = ``mean(z^2)`` unweighted). The fit records the same
+    value for the code it starts from as its first loss."""
+    options = options or FitOptions()
+    latent = latent.detach().float().reshape(-1)
+    target = target.to(latent.device)
+    read = target.read_pixels() if options.loss_pixels_only else None
+    with torch.no_grad():
+        rendering = render(decoder, latent, target.camera, outputs=_outputs(options), gradient=options.gradient,
+                           pixels=read, **options.renderer)
+        loss, l_depth, l_sil, l_normal = _terms(rendering, latent, target, options)
+    return {"loss": float(loss), "depth": float(l_depth), "silhouette": float(l_sil), "normal": float(l_normal),
+            "l2": float(latent.pow(2).mean())}
 
 
 def fit_latents_to_depth(decoder, targets: list[DepthTarget], inits: torch.Tensor, options: FitOptions | None = None,

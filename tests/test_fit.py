@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from dist_core.camera import Camera
-from dist_core.fit import FitOptions, depth_target, fit_latent_to_depth, fit_latents_to_depth
+from dist_core.fit import FitOptions, depth_fit_loss, depth_target, fit_latent_to_depth, fit_latents_to_depth
 from dist_core.render import render
 from dist_core.sdf import Sphere
 
@@ -146,3 +146,22 @@ def test_normal_term_recovers_the_sphere_centre_from_normals():
     assert result.normal_losses[-1] < -0.99 and result.normal_losses[-1] <= result.normal_losses[0]
     assert np.allclose(result.latent[:3].numpy(), [0.05, -0.05, 0.0], atol=0.03)
 
+
+def test_depth_fit_loss_is_the_loss_the_fit_records_and_is_zero_at_the_truth():
+    camera, depth, mask = _observation()
+    target = depth_target(camera, depth, mask, mask)
+    options = FitOptions(iterations=2, lr=0.02, w_l2=0.5)
+    start = Sphere(0.35).latent
+    result = fit_latent_to_depth(Sphere(), target, start, options)
+    at_start = depth_fit_loss(Sphere(), target, start, options)
+    assert at_start["loss"] == pytest.approx(result.losses[0], rel=1e-6)
+    assert at_start["depth"] == pytest.approx(result.depth_losses[0], rel=1e-6)
+    assert at_start["silhouette"] == pytest.approx(result.silhouette_losses[0], rel=1e-6)
+    assert at_start["l2"] == pytest.approx(float(start.pow(2).mean()))
+    # The sphere that drew the observation: no depth error, no silhouette error; only the regulariser is left.
+    truth = Sphere(0.5, (0.05, -0.05, 0.0)).latent
+    at_truth = depth_fit_loss(Sphere(), target, truth, options)
+    assert at_truth["depth"] < 1e-4 and at_truth["silhouette"] < 1e-3
+    assert at_truth["loss"] == pytest.approx(10.0 * at_truth["depth"] + at_truth["silhouette"]
+                                             + 0.5 * at_truth["l2"], rel=1e-6)
+    assert at_truth["loss"] < at_start["loss"]

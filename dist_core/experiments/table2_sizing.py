@@ -43,7 +43,7 @@ from ..fit import fit_latents_to_depth
 from .table2 import (RENDERER_METHODS, Table2Options, _renderer_jobs, _renderer_target, chamfers, evaluate_instance,
                      load_complete_samples, load_prior, per_instance_rows, scoring_mesh)
 
-__all__ = ["validation_views", "measure", "checkpoint_sweep", "main"]
+__all__ = ["validation_views", "load_views", "measure", "checkpoint_sweep", "main"]
 
 DATASET = "ShapeNetV2"
 
@@ -73,7 +73,7 @@ def validation_views(out, category: str, seed: int, count: int, surface_samples:
     return made
 
 
-def _load_views(category: str, shapes: list, single_view: dict, seed: int) -> list:
+def load_views(category: str, shapes: list, single_view: dict, seed: int) -> list:
     """``(view, GT points, normalisation, complete SdfSamples)`` of each validation shape."""
     views = []
     for instance, layout in shapes:
@@ -102,7 +102,7 @@ def checkpoint_sweep(category: str, shapes: list, table2: dict, renderer: dict, 
         fit_options = options.fit_options()
         name = json.dumps(variant, sort_keys=True)
         methods = [m for m in chosen["methods"] if m in RENDERER_METHODS]
-        for view, gt_points, normalization, _ in _load_views(category, shapes, single_view, seed):
+        for view, gt_points, normalization, _ in load_views(category, shapes, single_view, seed):
             jobs = [(s, m) for s, m, owner in _renderer_jobs(chosen["settings"], methods) if owner is None]
             targets = [_renderer_target(view, s, m, bool(fit_options.w_normal)) for s, m in jobs]
             scoring = {"cpu": 0.0}
@@ -142,7 +142,7 @@ def measure(category: str, shapes: list, table2: dict, renderer: dict, single_vi
     """Every variant of ``table2`` on every validation shape; returns the per-instance rows (with a
     ``variant`` column) and prints the JSON lines described in the module docstring."""
     decoder, mean_latent = load_prior(prior_dir)
-    views = _load_views(category, shapes, single_view, seed)
+    views = load_views(category, shapes, single_view, seed)
     rows = []
     for variant in variants:
         chosen = _merge(table2, variant)
