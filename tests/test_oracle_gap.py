@@ -4,7 +4,6 @@ prior, at sizes that run in seconds: its ``fit`` code is the table's schedule, i
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from dist_core.experiments.oracle_gap import CODES, oracle_gap, summarize
@@ -15,12 +14,7 @@ from dist_core.fit import depth_fit_loss, fit_latents_to_depth
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_oracle_gap_scores_every_code_and_its_fit_is_the_tables_schedule(tmp_path):

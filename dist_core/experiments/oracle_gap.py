@@ -32,14 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from .. import metrics
 from ..fit import depth_fit_loss, fit_latents_to_depth
 from ..data.seeding import derive_seed
 from ..prior import fit_latent_to_sdf_samples
 from .table2 import RENDERER_METHODS, Table2Options, _renderer_target, chamfers, load_prior, scoring_mesh
-from .table2_sizing import _merge, load_views, validation_views
+from .table2_sizing import _merge, load_views, read_config, validation_views
 
 __all__ = ["CODES", "oracle_gap", "summarize", "main"]
 
@@ -130,15 +129,13 @@ def main(argv=None) -> None:
     parser.add_argument("--shapes", type=int, default=3)
     parser.add_argument("--settings", nargs="+", default=["dense", "20pts"])
     parser.add_argument("--methods", nargs="+", default=["ours_mask"], choices=RENDERER_METHODS)
-    parser.add_argument("--long", type=int, default=4, help="fit_long runs this many times the iterations")
+    parser.add_argument("--long", type=int, default=3, help="fit_long runs this many times the iterations")
     parser.add_argument("--table2", default="{}", help="JSON overrides of the table2 section")
     parser.add_argument("--csv", help="write the per-code rows here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config: dict = {}
-    for path in args.config:
-        config = _merge(config, yaml.safe_load(Path(path).read_text()))
+    config = read_config(args.config)
     data = config["data"]
     table2 = _merge(config["table2"], json.loads(args.table2))
     rows = []

@@ -43,7 +43,7 @@ from ..fit import fit_latents_to_depth
 from .table2 import (RENDERER_METHODS, Table2Options, _renderer_jobs, _renderer_target, chamfers, evaluate_instance,
                      load_complete_samples, load_prior, per_instance_rows, scoring_mesh)
 
-__all__ = ["validation_views", "load_views", "measure", "checkpoint_sweep", "main"]
+__all__ = ["read_config", "validation_views", "load_views", "measure", "checkpoint_sweep", "main"]
 
 DATASET = "ShapeNetV2"
 
@@ -53,6 +53,14 @@ def _merge(base: dict, override: dict) -> dict:
     for key, value in override.items():
         merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
     return merged
+
+
+def read_config(paths) -> dict:
+    """The config files ``paths`` merged in order (later keys win, nested sections merged)."""
+    config: dict = {}
+    for path in paths:
+        config = _merge(config, yaml.safe_load(Path(path).read_text()))
+    return config
 
 
 def validation_views(out, category: str, seed: int, count: int, surface_samples: int,
@@ -198,9 +206,7 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config: dict = {}
-    for path in args.config:
-        config = _merge(config, yaml.safe_load(Path(path).read_text()))
+    config = read_config(args.config)
     data = config["data"]
     variants = [json.loads(v) for v in args.variant] or [{}]
     rows = []
