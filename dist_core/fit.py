@@ -225,8 +225,7 @@ def depth_fit_loss(decoder, target: DepthTarget, latent: torch.Tensor, options: 
     target = target.to(latent.device)
     read = target.read_pixels() if options.loss_pixels_only else None
     with torch.no_grad():
-        rendering = render(decoder, latent, target.camera, outputs=_outputs(options), gradient=options.gradient,
-                           pixels=read, **options.renderer)
+        rendering = _renderings(decoder, latent[None], [target.camera], options, _outputs(options), [read])[0]
         loss, l_depth, l_sil, l_normal = _terms(rendering, latent, target, options)
     return {"loss": float(loss), "depth": float(l_depth), "silhouette": float(l_sil), "normal": float(l_normal),
             "l2": float(latent.pow(2).mean())}

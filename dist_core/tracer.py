@@ -39,8 +39,9 @@ values do not bound the distance to the surface (DIST's public tracer clamps the
     within reach of that cone instead of after a fixed number of steps, so its children start where the
     free space it certified ends and cannot skip a surface it passed; a coarse ray that leaves the sphere
     leaves it for its children whose stretch in the sphere ends within the free space it certified (near the
-    sphere's rim a child's chord can be longer than its parent's: that child marches on). Without it, children start where their parent stopped (DIST's rule)
-    and children of a coarse ray that left the sphere restart from its last sample inside the sphere.
+    sphere's rim a child's chord can be longer than its parent's: that child marches on). Without it, children
+    start where their parent stopped (DIST's rule) and children of a coarse ray that left the sphere restart
+    from its last sample inside the sphere.
 
 Each marching step waits for the device once (the ``nonzero`` that picks the rays still marching); the
 camera-frame ray pyramid of an image size and intrinsics is computed once and reused

@@ -36,8 +36,8 @@ from ..data.seeding import derive_seed, derived_rng
 from ..data.views import environment_background
 from .pmo import ImageEncoder, MeshDecoder, PMOModel, chamfer_loss
 
-__all__ = ["training_settings", "TrainingSet", "training_set", "held_out_views", "train_mesh_decoder", "train_image_encoder",
-           "network_quality", "train_pmo"]
+__all__ = ["training_settings", "TrainingSet", "training_set", "held_out_views", "train_mesh_decoder",
+           "train_image_encoder", "network_quality", "train_pmo"]
 
 
 @dataclass

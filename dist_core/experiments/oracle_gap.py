@@ -37,21 +37,12 @@ from .. import metrics
 from ..fit import depth_fit_loss, fit_latents_to_depth
 from ..data.seeding import derive_seed
 from ..prior import fit_latent_to_sdf_samples
-from .table2 import RENDERER_METHODS, Table2Options, _renderer_target, chamfers, load_prior, scoring_mesh
+from .table2 import RENDERER_METHODS, Table2Options, _renderer_target, code_chamfers, load_prior
 from .table2_sizing import _merge, load_views, read_config, validation_views
 
 __all__ = ["CODES", "oracle_gap", "summarize", "main"]
 
 CODES = ("oracle", "fit", "fit_long", "from_oracle", "no_l2")
-
-
-def _score(decoder, latent: torch.Tensor, view, gt_points, normalization, options: Table2Options,
-           seed: int) -> float:
-    mesh = scoring_mesh(decoder, latent, options.mesh_resolution)
-    if mesh.empty:
-        return float("inf")
-    return chamfers(gt_points, mesh.vertices, mesh.faces, normalization, options.chamfer_samples,
-                    seed)[1] * metrics.TABLE_SCALE
 
 
 def oracle_gap(category: str, shapes: list, table2: dict, renderer: dict, single_view: dict, settings, methods,
@@ -92,9 +83,9 @@ def oracle_gap(category: str, shapes: list, table2: dict, renderer: dict, single
             for code, latent in codes.items():
                 loss = depth_fit_loss(decoder, target, latent, fit_options)
                 rows.append({"category": category, "instance": instance, "setting": setting, "method": method,
-                             "code": code, "chamfer_normalized_x1000": _score(decoder, latent, view, gt_points,
-                                                                              normalization, options, seed),
-                             **loss})
+                             "code": code, "chamfer_normalized_x1000": code_chamfers(
+                                 decoder, latent, options.mesh_resolution, gt_points, normalization,
+                                 options.chamfer_samples, seed)[1] * metrics.TABLE_SCALE, **loss})
         print(json.dumps({"category": category, "instance": instance,
                           "cpu_seconds": round(time.process_time() - started, 1)}), flush=True)
     return rows

@@ -58,7 +58,7 @@ from ..prior import SdfSamples, fit_latent_to_sdf_samples, load_prior
 from ..render import render
 
 __all__ = ["load_prior", "load_instance", "load_complete_samples", "METHODS", "RENDERER_METHODS", "METHOD_LABELS",
-           "SETTINGS", "CHAMFER_UNITS", "Table2Options", "MethodResult", "chamfers", "silhouette_iou",
+           "SETTINGS", "CHAMFER_UNITS", "Table2Options", "MethodResult", "chamfers", "code_chamfers", "silhouette_iou",
            "evaluate_instance", "write_instance", "write_skipped_instance", "read_instance", "per_instance_rows",
            "TABLE2_VERSION"]
 
@@ -220,6 +220,16 @@ def scoring_mesh(decoder, latent: torch.Tensor, resolution: int):
     """The mesh of a code that Table 2 scores (:func:`dist_core.mesh.extract_mesh` with the table's sparse
     coarse-to-fine settings)."""
     return extract_mesh(decoder, latent, resolution=resolution, coarse_stride=8, trusted_distance=0.1)
+
+
+def code_chamfers(decoder, latent: torch.Tensor, resolution: int, gt_points: np.ndarray, normalization,
+                  samples: int, seed: int) -> tuple[float, float]:
+    """:func:`chamfers` of a code's :func:`scoring_mesh` at ``resolution``; ``(inf, inf)`` when the code has no
+    surface in the unit cube."""
+    mesh = scoring_mesh(decoder, latent, resolution)
+    if mesh.empty:
+        return math.inf, math.inf
+    return chamfers(gt_points, mesh.vertices, mesh.faces, normalization, samples, seed)
 
 
 def _score(result: MethodResult, decoder, latent: torch.Tensor, view, rendering, gt_points, normalization,

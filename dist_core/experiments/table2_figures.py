@@ -17,7 +17,7 @@ from .. import io, metrics
 from ..data.seeding import derive_seed
 from ..data.sparse import PAPER_LABELS
 from ..fit import fit_latent_to_depth
-from .table2 import METHODS, RENDERER_METHODS, SETTINGS, Table2Options, _renderer_target, chamfers, scoring_mesh
+from .table2 import METHODS, RENDERER_METHODS, SETTINGS, Table2Options, _renderer_target, code_chamfers
 
 __all__ = ["category_figure", "loss_chamfer_curve", "curve_correlation", "curve_figure"]
 
@@ -104,10 +104,8 @@ def loss_chamfer_curve(decoder, mean_latent, view, setting: str, method: str, gt
 
     def score(iteration, latent):
         if iteration == 1 or iteration % every == 0:
-            mesh = scoring_mesh(decoder, latent, mesh_resolution)
-            scored[iteration] = ((math.inf, math.inf) if mesh.empty else
-                                 chamfers(gt_points, mesh.vertices, mesh.faces, normalization, options.chamfer_samples,
-                                          chamfer_seed))
+            scored[iteration] = code_chamfers(decoder, latent, mesh_resolution, gt_points, normalization,
+                                              options.chamfer_samples, chamfer_seed)
 
     target = _renderer_target(view, setting, method, bool(fit_options.w_normal))
     fit = fit_latent_to_depth(decoder, target, mean_latent, fit_options, progress=progress, callback=score,

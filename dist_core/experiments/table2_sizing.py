@@ -40,8 +40,8 @@ from ..data.inputs import build_single_view
 from ..data.preprocess import sample_surface
 from ..data.seeding import derived_rng
 from ..fit import fit_latents_to_depth
-from .table2 import (RENDERER_METHODS, Table2Options, _renderer_jobs, _renderer_target, chamfers, evaluate_instance,
-                     load_complete_samples, load_prior, per_instance_rows, scoring_mesh)
+from .table2 import (RENDERER_METHODS, Table2Options, _renderer_jobs, _renderer_target, code_chamfers,
+                     evaluate_instance, load_complete_samples, load_prior, per_instance_rows)
 
 __all__ = ["read_config", "validation_views", "load_views", "measure", "checkpoint_sweep", "main"]
 
@@ -127,10 +127,8 @@ def checkpoint_sweep(category: str, shapes: list, table2: dict, renderer: dict, 
                                             ("chamfer_check_x1000", mesh_check if iteration == last else None)):
                         if resolution is None:
                             continue
-                        mesh = scoring_mesh(decoder, latent, resolution)
-                        row[key] = (float("inf") if mesh.empty else chamfers(
-                            gt_points, mesh.vertices, mesh.faces, normalization, options.chamfer_samples,
-                            seed)[1] * metrics.TABLE_SCALE)
+                        row[key] = code_chamfers(decoder, latent, resolution, gt_points, normalization,
+                                                 options.chamfer_samples, seed)[1] * metrics.TABLE_SCALE
                     rows.append(row)
                 scoring["cpu"] += time.process_time() - started
 
